@@ -1,0 +1,74 @@
+// info.cpp: engine build facts and thread control.
+#include "engine/info.h"
+
+#include <omp.h>
+
+#include <sstream>
+#include <thread>
+
+#include "cpu/simd.h"
+#include "engine/common.h"
+
+namespace electra {
+
+static int g_default_threads = 0;
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::ostringstream s;
+  s << "[";
+  for (size_t i = 0; i < shape.size(); i++) s << (i ? ", " : "") << shape[i];
+  s << "]";
+  return s.str();
+}
+
+Isa cpu_isa() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return Isa::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
+#endif
+  return Isa::Scalar;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "scalar";
+  }
+}
+
+bool cpu_has_avx512_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+void set_num_threads(int n) {
+  if (g_default_threads == 0) g_default_threads = omp_get_max_threads();
+  omp_set_num_threads(n > 0 ? n : g_default_threads);
+}
+
+int get_num_threads() { return omp_get_max_threads(); }
+
+EngineInfo engine_info() {
+  EngineInfo info;
+  info.version = "0.1.0";
+  info.compiler = ELECTRA_COMPILER;
+  info.build_type = ELECTRA_BUILD_TYPE;
+  info.isa = isa_name(cpu_isa());
+  info.avx512_bf16 = cpu_has_avx512_bf16();
+  info.threads = get_num_threads();
+  info.hardware_threads = (int)std::thread::hardware_concurrency();
+#ifdef ELECTRA_WITH_CUDA
+  info.cuda_compiled = true;
+#else
+  info.cuda_compiled = false;
+#endif
+  return info;
+}
+
+}  // namespace electra

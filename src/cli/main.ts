@@ -1,0 +1,48 @@
+// main.ts: the yargs command table. Commands parse options and pick a reporter; no logic here.
+import yargs from "yargs";
+import { infoCommand } from "./info.js";
+
+function notYet(name: string, issue: string): number {
+  process.stderr.write(`electra ${name}: not implemented yet (${issue}). Nothing was done.\n`);
+  return 2;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let code = 0;
+  const parser = yargs(argv)
+    .scriptName("electra")
+    .usage("$0 <command> [options]\n\nPre-train and evaluate ELECTRA language models.")
+    .command(
+      "info",
+      "Show the version and how the native engine was built (instruction set, threads, CUDA)",
+      (y) => y.option("json", { type: "boolean", default: false, describe: "print one JSON object" }),
+      (a) => {
+        code = infoCommand({ json: a.json });
+      },
+    )
+    .command("prepare", "Tokenize raw text and pack it into training shards", {}, () => {
+      code = notYet("prepare", "the prepare issue");
+    })
+    .command("pretrain", "Pre-train an ELECTRA generator and discriminator", {}, () => {
+      code = notYet("pretrain", "the pretrain issue");
+    })
+    .command("eval", "Fine-tune and score a model on GLUE tasks", {}, () => {
+      code = notYet("eval", "the eval issue");
+    })
+    .demandCommand(1, "Name a command; `electra --help` lists them.")
+    .strict()
+    .help()
+    .version(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`electra: ${msg}\nRun \`electra --help\` for usage.\n`);
+      code = 1;
+    });
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    process.stderr.write(`electra: ${(e as Error).message}\n`);
+    return 1;
+  }
+  return code;
+}
