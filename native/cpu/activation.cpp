@@ -1,0 +1,60 @@
+// activation.cpp: exact (erf) GELU and counter-based inverted dropout, forward and backward.
+#include <cmath>
+#include <cstring>
+
+#include "cpu/kernels.h"
+#include "engine/rng.h"
+
+namespace electra {
+
+template <typename F>
+void gelu_forward(F* out, const F* inp, int64_t n) {
+  const F s = (F)0.70710678118654752440;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    const F x = inp[i];
+    out[i] = (F)0.5 * x * ((F)1 + std::erf(x * s));
+  }
+}
+
+template <typename F>
+void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n) {
+  const F s = (F)0.70710678118654752440;
+  const F k = (F)0.39894228040143267794;  // 1 / sqrt(2 pi)
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    const F x = inp[i];
+    const F cdf = (F)0.5 * ((F)1 + std::erf(x * s));
+    const F pdf = k * std::exp((F)-0.5 * x * x);
+    dinp[i] = dout[i] * (cdf + x * pdf);
+  }
+}
+
+template <typename F>
+void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, uint64_t stream) {
+  if (p <= 0.f) {
+    if (out != inp) std::memcpy(out, inp, sizeof(F) * n);
+    return;
+  }
+  const F scale = (F)(1.0 / (1.0 - (double)p));
+  const int64_t blocks = (n + 3) / 4;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; b++) {
+    uint32_t w[4];
+    Philox4x32::words(seed, stream, (uint64_t)b, w);
+    for (int j = 0; j < 4; j++) {
+      const int64_t i = b * 4 + j;
+      if (i >= n) break;
+      out[i] = u32_to_unit(w[j]) >= p ? inp[i] * scale : (F)0;
+    }
+  }
+}
+
+template void gelu_forward<float>(float*, const float*, int64_t);
+template void gelu_forward<double>(double*, const double*, int64_t);
+template void gelu_backward<float>(float*, const float*, const float*, int64_t);
+template void gelu_backward<double>(double*, const double*, const double*, int64_t);
+template void dropout_forward<float>(float*, const float*, int64_t, float, uint64_t, uint64_t);
+template void dropout_forward<double>(double*, const double*, int64_t, float, uint64_t, uint64_t);
+
+}  // namespace electra

@@ -1,0 +1,91 @@
+// kernels.h: the CPU kernels of the ELECTRA model, one function per layer and direction. Each is
+// templated on the scalar type F (float for training, double for gradient checks). Kernels know
+// nothing of models, files or Node.
+//
+// Dimension legend: B batch, T sequence length, C hidden size, E embedding size, V vocabulary,
+// NH heads, HS head size (C / NH), F feed-forward size, N rows (usually B*T), IC/OC a linear map's
+// input/output features, R rows of a loss (masked positions or tokens).
+//
+// Conventions (as llm.c): outputs first, then inputs, weights, dimensions. Gradients carry a `d`
+// prefix. Parameter gradients accumulate (+=). Activation gradients are assigned (=), except where a
+// function says `accumulate` (the residual stream). Linear weights are [out, in] as torch.nn.Linear:
+// out = inp @ weight^T + bias. Every parallel loop gives each output element to one thread and sums
+// in a fixed order, so results are bit-identical whatever the thread count.
+#pragma once
+#include <cstdint>
+
+namespace electra {
+
+// out (N, OC) = inp (N, IC) @ weight (OC, IC)^T + bias (OC); bias may be null.
+template <typename F>
+void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC);
+// dinp (N, IC) = (or += when accumulate) dout @ weight; dweight (OC, IC) += dout^T @ inp;
+// dbias (OC) += column sums of dout. Any of dinp, dweight, dbias may be null (skipped).
+template <typename F>
+void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, int N,
+                     int IC, int OC, bool accumulate);
+
+// out (N, C) = LayerNorm(inp) * weight + bias, biased variance; saves mean and rstd (N).
+template <typename F>
+void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* weight, const F* bias, int N, int C,
+                       double eps);
+// dinp (N, C) = (or += when accumulate) the input gradient; dweight, dbias (C) +=. dinp may alias dout.
+template <typename F>
+void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* mean,
+                        const F* rstd, const F* weight, int N, int C, bool accumulate);
+
+// Exact GELU: 0.5 x (1 + erf(x / sqrt 2)). out may alias inp.
+template <typename F>
+void gelu_forward(F* out, const F* inp, int64_t n);
+// dinp = dout * gelu'(inp); dinp may alias dout.
+template <typename F>
+void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n);
+
+// Inverted dropout with a counter-based mask: out[i] = keep(i) ? inp[i] / (1 - p) : 0, where
+// keep(i) = random_unit(seed, stream, i) >= p. The backward pass is the same call on the gradient.
+// p == 0 copies (or is a no-op in place). out may alias inp.
+template <typename F>
+void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, uint64_t stream);
+
+// Embeddings: out (B, T, E) = wte[ids] + wpe[t] + wtt[token_type]. ids/tt (B, T).
+template <typename F>
+void embedding_forward(F* out, const int32_t* ids, const int32_t* tt, const F* wte, const F* wpe, const F* wtt,
+                       int B, int T, int E);
+template <typename F>
+void embedding_backward(F* dwte, F* dwpe, F* dwtt, const F* dout, const int32_t* ids, const int32_t* tt, int B,
+                        int T, int E);
+
+// Multi-head self-attention core. qkv (B, T, 3C) holds q | k | v; mask (B, T) is 1 for tokens, 0
+// for padding keys (never attended). att (B, NH, T, T) saves the softmax probabilities (before
+// dropout); out (B, T, C) = dropout(att) @ v, heads concatenated. Scores are scaled by 1/sqrt(HS).
+template <typename F>
+void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
+                       float p_drop, uint64_t seed, uint64_t stream);
+// dqkv (B, T, 3C) = the gradient of q, k and v.
+template <typename F>
+void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, const int32_t* mask, int B, int T,
+                        int C, int NH, float p_drop, uint64_t seed, uint64_t stream);
+
+// Softmax cross-entropy over R rows of V logits with per-row weights w (null = 1) and integer targets.
+// Returns sum_r w[r] * loss[r] (in double). When dlogits is non-null it is assigned
+// dscale * w[r] * (softmax - onehot). Rows with w == 0 get zero gradient.
+template <typename F>
+double crossentropy_forward_backward(F* dlogits, const F* logits, const int32_t* targets, const float* w, int R,
+                                     int V, double dscale);
+// Replaced-token-detection loss: sigmoid cross-entropy of logits (R) against labels (R, 0/1) over the
+// rows with mask == 1. Returns the sum of the masked losses; dlogits (R) = dscale * mask * (sigmoid - label).
+template <typename F>
+double rtd_loss_forward_backward(F* dlogits, const F* logits, const int32_t* labels, const int32_t* mask, int R,
+                                 double dscale);
+// Mean squared error: returns sum_r (pred[r] - target[r])^2; dpred = dscale * 2 (pred - target).
+template <typename F>
+double mse_forward_backward(F* dpred, const F* pred, const float* target, int R, double dscale);
+
+// Gumbel-max sampling: out[r] = argmax_v(logits[r, v] / temperature + g), g = -log(-log(u + 1e-9) + 1e-9),
+// with u from `u` (R, V) when given, else random_unit(seed, stream, r * V + v). Computed in fp32
+// or better; no gradient.
+template <typename F>
+void gumbel_sample(int32_t* out, const F* logits, int R, int V, float temperature, const float* u, uint64_t seed,
+                   uint64_t stream);
+
+}  // namespace electra

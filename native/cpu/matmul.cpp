@@ -1,0 +1,166 @@
+// matmul.cpp: linear layers (out = inp @ weight^T + bias) and their backward pass on the CPU.
+// A straightforward, cache-aware version compiled for AVX-512 / AVX2 / scalar (chosen at load time);
+// the register-blocked GEMM of the performance work replaces its inner loops, not its contract.
+#include <omp.h>
+
+#include <cstring>
+
+#include "cpu/kernels.h"
+#include "cpu/simd.h"
+
+namespace electra {
+
+#define INLINE inline __attribute__((always_inline))
+
+// Rows [n0, n1) of out = inp @ weight^T + bias, four output features at a time.
+template <typename F>
+static INLINE void mm_fwd_rows(F* out, const F* inp, const F* weight, const F* bias, int n0, int n1, int IC,
+                               int OC) {
+  for (int n = n0; n < n1; n++) {
+    const F* x = inp + (int64_t)n * IC;
+    F* y = out + (int64_t)n * OC;
+    int o = 0;
+    for (; o + 4 <= OC; o += 4) {
+      const F* w0 = weight + (int64_t)o * IC;
+      const F* w1 = w0 + IC;
+      const F* w2 = w1 + IC;
+      const F* w3 = w2 + IC;
+      F s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+      for (int i = 0; i < IC; i++) {
+        s0 += x[i] * w0[i];
+        s1 += x[i] * w1[i];
+        s2 += x[i] * w2[i];
+        s3 += x[i] * w3[i];
+      }
+      y[o] = s0 + (bias ? bias[o] : F(0));
+      y[o + 1] = s1 + (bias ? bias[o + 1] : F(0));
+      y[o + 2] = s2 + (bias ? bias[o + 2] : F(0));
+      y[o + 3] = s3 + (bias ? bias[o + 3] : F(0));
+    }
+    for (; o < OC; o++) {  // leftovers
+      const F* w0 = weight + (int64_t)o * IC;
+      F s0 = 0;
+#pragma omp simd reduction(+ : s0)
+      for (int i = 0; i < IC; i++) s0 += x[i] * w0[i];
+      y[o] = s0 + (bias ? bias[o] : F(0));
+    }
+  }
+}
+
+// Rows [n0, n1) of dinp = (+=) dout @ weight.
+template <typename F>
+static INLINE void mm_bwd_inp_rows(F* dinp, const F* dout, const F* weight, int n0, int n1, int IC, int OC,
+                                   bool accumulate) {
+  for (int n = n0; n < n1; n++) {
+    F* dx = dinp + (int64_t)n * IC;
+    const F* dy = dout + (int64_t)n * OC;
+    if (!accumulate) std::memset(dx, 0, sizeof(F) * IC);
+    for (int o = 0; o < OC; o++) {
+      const F g = dy[o];
+      const F* w = weight + (int64_t)o * IC;
+#pragma omp simd
+      for (int i = 0; i < IC; i++) dx[i] += g * w[i];
+    }
+  }
+}
+
+// Output features [o0, o1) of dweight += dout^T @ inp (rows summed in order 0..N-1).
+template <typename F>
+static INLINE void mm_bwd_weight_cols(F* dweight, F* dbias, const F* dout, const F* inp, int o0, int o1, int N,
+                                      int IC, int OC) {
+  constexpr int OB = 8;
+  for (int ob = o0; ob < o1; ob += OB) {
+    const int oe = ob + OB < o1 ? ob + OB : o1;
+    for (int n = 0; n < N; n++) {
+      const F* x = inp + (int64_t)n * IC;
+      const F* dy = dout + (int64_t)n * OC;
+      for (int o = ob; o < oe; o++) {
+        const F g = dy[o];
+        F* dw = dweight + (int64_t)o * IC;
+#pragma omp simd
+        for (int i = 0; i < IC; i++) dw[i] += g * x[i];
+      }
+    }
+  }
+  if (dbias) {
+    for (int o = o0; o < o1; o++) {
+      F s = 0;
+      for (int n = 0; n < N; n++) s += dout[(int64_t)n * OC + o];
+      dbias[o] += s;
+    }
+  }
+}
+
+// Per-type, per-ISA entry points (target_clones picks AVX-512 / AVX2 / scalar at load time).
+#define DEFINE_VARIANTS(F, SUFFIX)                                                                          \
+  ELECTRA_MULTIVERSION static void fwd_##SUFFIX(F* out, const F* inp, const F* weight, const F* bias, int n0, \
+                                                int n1, int IC, int OC) {                                    \
+    mm_fwd_rows<F>(out, inp, weight, bias, n0, n1, IC, OC);                                                  \
+  }                                                                                                          \
+  ELECTRA_MULTIVERSION static void bwd_inp_##SUFFIX(F* dinp, const F* dout, const F* weight, int n0, int n1, \
+                                                    int IC, int OC, bool acc) {                              \
+    mm_bwd_inp_rows<F>(dinp, dout, weight, n0, n1, IC, OC, acc);                                             \
+  }                                                                                                          \
+  ELECTRA_MULTIVERSION static void bwd_w_##SUFFIX(F* dweight, F* dbias, const F* dout, const F* inp, int o0,  \
+                                                  int o1, int N, int IC, int OC) {                           \
+    mm_bwd_weight_cols<F>(dweight, dbias, dout, inp, o0, o1, N, IC, OC);                                     \
+  }
+DEFINE_VARIANTS(float, f32)
+DEFINE_VARIANTS(double, f64)
+
+static void fwd(float* a, const float* b, const float* c, const float* d, int e, int f, int g, int h) { fwd_f32(a, b, c, d, e, f, g, h); }
+static void fwd(double* a, const double* b, const double* c, const double* d, int e, int f, int g, int h) { fwd_f64(a, b, c, d, e, f, g, h); }
+static void bwd_inp(float* a, const float* b, const float* c, int d, int e, int f, int g, bool h) { bwd_inp_f32(a, b, c, d, e, f, g, h); }
+static void bwd_inp(double* a, const double* b, const double* c, int d, int e, int f, int g, bool h) { bwd_inp_f64(a, b, c, d, e, f, g, h); }
+static void bwd_w(float* a, float* b, const float* c, const float* d, int e, int f, int g, int h, int i) { bwd_w_f32(a, b, c, d, e, f, g, h, i); }
+static void bwd_w(double* a, double* b, const double* c, const double* d, int e, int f, int g, int h, int i) { bwd_w_f64(a, b, c, d, e, f, g, h, i); }
+
+// Splits [0, n) into the calling thread's contiguous chunk of a parallel region.
+static inline void thread_range(int n, int& lo, int& hi) {
+  const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+  const int chunk = (n + nt - 1) / nt;
+  lo = t * chunk < n ? t * chunk : n;
+  hi = lo + chunk < n ? lo + chunk : n;
+}
+
+template <typename F>
+void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC) {
+#pragma omp parallel
+  {
+    int lo, hi;
+    thread_range(N, lo, hi);
+    if (lo < hi) fwd(out, inp, weight, bias, lo, hi, IC, OC);
+  }
+}
+
+template <typename F>
+void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, int N, int IC,
+                     int OC, bool accumulate) {
+#pragma omp parallel
+  {
+    int lo, hi;
+    if (dinp) {
+      thread_range(N, lo, hi);
+      if (lo < hi) bwd_inp(dinp, dout, weight, lo, hi, IC, OC, accumulate);
+    }
+    if (dweight) {
+      thread_range(OC, lo, hi);
+      if (lo < hi) bwd_w(dweight, dbias, dout, inp, lo, hi, N, IC, OC);
+    } else if (dbias) {
+      thread_range(OC, lo, hi);
+      for (int o = lo; o < hi; o++) {
+        F s = 0;
+        for (int n = 0; n < N; n++) s += dout[(int64_t)n * OC + o];
+        dbias[o] += s;
+      }
+    }
+  }
+}
+
+template void matmul_forward<float>(float*, const float*, const float*, const float*, int, int, int);
+template void matmul_forward<double>(double*, const double*, const double*, const double*, int, int, int);
+template void matmul_backward<float>(float*, float*, float*, const float*, const float*, const float*, int, int, int, bool);
+template void matmul_backward<double>(double*, double*, double*, const double*, const double*, const double*, int, int, int, bool);
+
+}  // namespace electra

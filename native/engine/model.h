@@ -1,0 +1,176 @@
+// model.h: the ELECTRA transformer on the CPU: the shared embedding block, an encoder stack, and
+// the heads (discriminator, generator MLM, sequence classification), each with forward and
+// backward passes over weights held in one flat buffer. Templated on the scalar type F (float for
+// training, double for gradient checks). Not here: masking, sampling and the training step
+// (pretrain.h), the optimizer (optim.h), files (checkpoint.h).
+//
+// Dimension legend: B batch, T sequence length, C hidden size, E embedding size, V vocabulary,
+// P max positions, TT token types, L layers, NH heads, F feed-forward size, N predictions per
+// sequence, NL labels.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/params.h"
+
+namespace electra {
+
+// ---- weight views: pointers into a flat buffer (parameters or their gradients) -------------------
+template <typename F>
+struct EmbeddingWeights {
+  F* wte;  // (V, E) word_embeddings (also the generator's tied output matrix)
+  F* wpe;  // (P, E) position_embeddings
+  F* wtt;  // (TT, E) token_type_embeddings
+  F* lnw;  // (E) LayerNorm.weight
+  F* lnb;  // (E) LayerNorm.bias
+};
+template <typename F>
+struct EncoderWeights {
+  F* projw;     // (C, E) embeddings_project.weight; null when E == C
+  F* projb;     // (C)
+  F* qkvw;      // (L, 3C, C) attention.self.{query,key,value}.weight, stacked
+  F* qkvb;      // (L, 3C)
+  F* attprojw;  // (L, C, C) attention.output.dense.weight
+  F* attprojb;  // (L, C)
+  F* ln1w;      // (L, C) attention.output.LayerNorm.weight
+  F* ln1b;      // (L, C)
+  F* fcw;       // (L, F, C) intermediate.dense.weight
+  F* fcb;       // (L, F)
+  F* fcprojw;   // (L, C, F) output.dense.weight
+  F* fcprojb;   // (L, C)
+  F* ln2w;      // (L, C) output.LayerNorm.weight
+  F* ln2b;      // (L, C)
+};
+template <typename F>
+struct DiscHeadWeights {
+  F* densew;  // (C, C) discriminator_predictions.dense.weight
+  F* denseb;  // (C)
+  F* predw;   // (1, C) discriminator_predictions.dense_prediction.weight
+  F* predb;   // (1)
+};
+template <typename F>
+struct GenHeadWeights {
+  F* densew;  // (E, C) generator_predictions.dense.weight
+  F* denseb;  // (E)
+  F* lnw;     // (E) generator_predictions.LayerNorm.weight
+  F* lnb;     // (E)
+  F* bias;    // (V) generator_lm_head.bias (its weight is the word embedding matrix)
+};
+template <typename F>
+struct ClsHeadWeights {
+  F* densew;  // (C, C) classifier.dense.weight (Hugging Face head only; null for ELECTRA's head)
+  F* denseb;  // (C)
+  F* outw;    // (NL, C) classifier.out_proj.weight
+  F* outb;    // (NL)
+};
+
+// Offsets of each view's tensors in the flat buffer (SIZE_MAX = absent).
+struct EmbeddingLayout { size_t wte, wpe, wtt, lnw, lnb; };
+struct EncoderLayout { size_t projw, projb, qkvw, qkvb, attprojw, attprojb, ln1w, ln1b, fcw, fcb, fcprojw, fcprojb, ln2w, ln2b; };
+struct DiscHeadLayout { size_t densew, denseb, predw, predb; };
+struct GenHeadLayout { size_t densew, denseb, lnw, lnb, bias; };
+struct ClsHeadLayout { size_t densew, denseb, outw, outb; };
+
+template <typename F> EmbeddingWeights<F> bind(const EmbeddingLayout& l, F* base);
+template <typename F> EncoderWeights<F> bind(const EncoderLayout& l, F* base);
+template <typename F> DiscHeadWeights<F> bind(const DiscHeadLayout& l, F* base);
+template <typename F> GenHeadWeights<F> bind(const GenHeadLayout& l, F* base);
+template <typename F> ClsHeadWeights<F> bind(const ClsHeadLayout& l, F* base);
+
+// Declare each block's tensors in a table, with Hugging Face names under `prefix`.
+EmbeddingLayout declare_embeddings(ParamTable& t, const ElectraConfig& c, const std::string& prefix);
+EncoderLayout declare_encoder(ParamTable& t, const ElectraConfig& c, const std::string& prefix);
+DiscHeadLayout declare_disc_head(ParamTable& t, const ElectraConfig& c, const std::string& prefix);
+GenHeadLayout declare_gen_head(ParamTable& t, const ElectraConfig& c, const std::string& prefix);
+enum class ClsHeadKind { Electra, HuggingFace };
+ClsHeadLayout declare_cls_head(ParamTable& t, const ElectraConfig& c, ClsHeadKind kind, int num_labels,
+                               const std::string& prefix);
+
+// Dropout settings of one forward pass. Masks come from the counter-based RNG: stream =
+// (dropout, model * 4096 + site, step), so the same seed and step give the same masks anywhere.
+struct DropoutCtx {
+  bool training = false;
+  uint64_t seed = 0;
+  uint32_t step = 0;   // optimizer step (and micro-batch), part of the stream
+  uint32_t model = 0;  // 0 discriminator / main, 1 generator, 2 classifier head
+  uint64_t stream(uint32_t site) const;
+};
+
+// ---- the encoder: embeddings (shared block + own projection) and L transformer layers ------------
+template <typename F>
+class Encoder {
+ public:
+  explicit Encoder(const ElectraConfig& cfg);
+  // Runs embeddings and all layers on ids/tt/mask (B, T); output() is then (B, T, C).
+  void forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>& w, const int32_t* ids, const int32_t* tt,
+               const int32_t* mask, int B, int T, const DropoutCtx& dr);
+  // Back-propagates dout (B, T, C), the gradient of the output; adds parameter gradients into dew
+  // and dw. Uses dout as scratch. Must follow forward() with the same weights.
+  void backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F>& dw, F* dout,
+                const EmbeddingWeights<F>& ew, const EncoderWeights<F>& w);
+  const F* output() const;
+  F* output_grad_buffer();  // a (B, T, C) buffer callers may use to assemble dout
+  const ElectraConfig& config() const { return c_; }
+
+ private:
+  void ensure(int B, int T);
+  ElectraConfig c_;
+  int B_ = 0, T_ = 0, cap_ = 0, capT_ = 0;
+  DropoutCtx dr_;
+  std::vector<int32_t> ids_, tt_, mask_;
+  // activations
+  std::vector<F> emb_, emb_mean_, emb_rstd_, emb_ln_, emb_drop_, x0_;  // (BT,E) (BT) (BT) (BT,E) (BT,E) (BT,C)
+  std::vector<F> qkv_, att_, ctx_, r1_, m1_, s1_, x1_, fch_, fcg_, r2_, m2_, s2_, out_;  // per layer, stacked on L
+  // backward scratch
+  std::vector<F> dx1_, dtmp_, dctx_, dfc_, dqkv_, demb_, dout_buf_;
+};
+
+// ---- heads ------------------------------------------------------------------------------------
+// Discriminator: logits (R) = dense_prediction(gelu(dense(x))) for R = B*T rows of x (R, C).
+template <typename F>
+class DiscHead {
+ public:
+  void forward(const DiscHeadWeights<F>& w, const F* x, int R, int C);
+  // dlogits (R) -> dx (R, C) assigned; parameter gradients added into dw.
+  void backward(F* dx, const DiscHeadWeights<F>& dw, const F* dlogits, const DiscHeadWeights<F>& w, const F* x);
+  const F* logits() const { return logits_.data(); }
+
+ private:
+  int R_ = 0, C_ = 0;
+  std::vector<F> h_, g_, logits_, dg_;
+};
+
+// Generator MLM head on R gathered rows x (R, C): logits (R, V) = LN(gelu(dense(x))) @ wte^T + bias.
+template <typename F>
+class GenHead {
+ public:
+  void forward(const GenHeadWeights<F>& w, const F* wte, const F* x, int R, int C, int E, int V, double eps);
+  // dlogits (R, V) -> dx (R, C) assigned; gradients into dw and dwte (the tied word embeddings).
+  void backward(F* dx, const GenHeadWeights<F>& dw, F* dwte, const F* dlogits, const GenHeadWeights<F>& w,
+                const F* wte, const F* x);
+  const F* logits() const { return logits_.data(); }
+
+ private:
+  int R_ = 0, C_ = 0, E_ = 0, V_ = 0;
+  std::vector<F> h_, g_, y_, ym_, ys_, logits_, dy_;
+};
+
+// Sequence classification on the [CLS] vectors x (B, C): ELECTRA's (dropout -> linear) or Hugging
+// Face's ElectraClassificationHead (dropout -> dense -> gelu -> dropout -> out_proj).
+template <typename F>
+class ClsHead {
+ public:
+  void forward(const ClsHeadWeights<F>& w, const F* x, int B, int C, int NL, float p_drop, const DropoutCtx& dr);
+  void backward(F* dx, const ClsHeadWeights<F>& dw, const F* dlogits, const ClsHeadWeights<F>& w);
+  const F* logits() const { return logits_.data(); }
+
+ private:
+  int B_ = 0, C_ = 0, NL_ = 0;
+  float p_ = 0;
+  DropoutCtx dr_;
+  std::vector<F> xd_, h_, g_, gd_, logits_, dtmp_;
+};
+
+}  // namespace electra
