@@ -221,17 +221,23 @@ const TensorInfo& SafeTensors::get_float(const std::string& name, const std::vec
   return t;
 }
 
+// Element i of a little-endian buffer of T (which need not be aligned).
+template <typename T>
+static T load_le(const uint8_t* p, size_t i) {
+  T x;
+  std::memcpy(&x, p + sizeof(T) * i, sizeof(T));
+  return x;
+}
+
 template <typename Out>
 static void convert_float(const TensorInfo& t, const uint8_t* p, Out* out) {
   const size_t n = (t.end - t.begin) / dtype_size(t.dtype);
-  for (size_t i = 0; i < n; i++) {
-    switch (t.dtype) {
-      case DType::F64: { double x; std::memcpy(&x, p + 8 * i, 8); out[i] = (Out)x; break; }
-      case DType::F32: { float x; std::memcpy(&x, p + 4 * i, 4); out[i] = x; break; }
-      case DType::F16: { uint16_t x; std::memcpy(&x, p + 2 * i, 2); out[i] = f16_to_f32(x); break; }
-      case DType::BF16: { uint16_t x; std::memcpy(&x, p + 2 * i, 2); out[i] = bf16_to_f32(x); break; }
-      default: break;  // not reached: get_float checked the dtype
-    }
+  switch (t.dtype) {
+    case DType::F64: for (size_t i = 0; i < n; i++) out[i] = (Out)load_le<double>(p, i); break;
+    case DType::F32: for (size_t i = 0; i < n; i++) out[i] = load_le<float>(p, i); break;
+    case DType::F16: for (size_t i = 0; i < n; i++) out[i] = f16_to_f32(load_le<uint16_t>(p, i)); break;
+    case DType::BF16: for (size_t i = 0; i < n; i++) out[i] = bf16_to_f32(load_le<uint16_t>(p, i)); break;
+    default: break;  // not reached: get_float checked the dtype
   }
 }
 
@@ -254,16 +260,14 @@ std::vector<int64_t> SafeTensors::read_i64(const std::string& name) const {
   const size_t n = (t.end - t.begin) / dtype_size(t.dtype);
   const uint8_t* p = raw(t);
   std::vector<int64_t> out(n);
-  for (size_t i = 0; i < n; i++) {
-    switch (t.dtype) {
-      case DType::I64: std::memcpy(&out[i], p + 8 * i, 8); break;
-      case DType::I32: { int32_t x; std::memcpy(&x, p + 4 * i, 4); out[i] = x; break; }
-      case DType::I16: { int16_t x; std::memcpy(&x, p + 2 * i, 2); out[i] = x; break; }
-      case DType::I8: out[i] = (int8_t)p[i]; break;
-      case DType::U8: out[i] = p[i]; break;
-      case DType::BOOL: out[i] = p[i] != 0; break;
-      default: break;
-    }
+  switch (t.dtype) {
+    case DType::I64: for (size_t i = 0; i < n; i++) out[i] = load_le<int64_t>(p, i); break;
+    case DType::I32: for (size_t i = 0; i < n; i++) out[i] = load_le<int32_t>(p, i); break;
+    case DType::I16: for (size_t i = 0; i < n; i++) out[i] = load_le<int16_t>(p, i); break;
+    case DType::I8: for (size_t i = 0; i < n; i++) out[i] = (int8_t)p[i]; break;
+    case DType::U8: for (size_t i = 0; i < n; i++) out[i] = p[i]; break;
+    case DType::BOOL: for (size_t i = 0; i < n; i++) out[i] = p[i] != 0; break;
+    default: break;
   }
   return out;
 }
