@@ -170,8 +170,8 @@ void Encoder<F>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>&
   const int BT = B * T, C = c_.hidden_size, E = c_.embedding_size, Fd = c_.intermediate_size;
   const int L = c_.num_hidden_layers, NH = c_.num_attention_heads;
   const double eps = c_.layer_norm_eps;
-  const float ph = dr.training ? c_.hidden_dropout_prob : 0.f;
-  const float pa = dr.training ? c_.attention_probs_dropout_prob : 0.f;
+  const float ph = dr.training ? (float)c_.hidden_dropout_prob : 0.f;
+  const float pa = dr.training ? (float)c_.attention_probs_dropout_prob : 0.f;
   ids_.assign(ids, ids + BT);
   tt_.assign(BT, 0);
   if (tt) tt_.assign(tt, tt + BT);
@@ -233,8 +233,8 @@ void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F
                           const EmbeddingWeights<F>& ew, const EncoderWeights<F>& w) {
   const int B = B_, T = T_, BT = B * T, C = c_.hidden_size, E = c_.embedding_size, Fd = c_.intermediate_size;
   const int L = c_.num_hidden_layers, NH = c_.num_attention_heads;
-  const float ph = dr_.training ? c_.hidden_dropout_prob : 0.f;
-  const float pa = dr_.training ? c_.attention_probs_dropout_prob : 0.f;
+  const float ph = dr_.training ? (float)c_.hidden_dropout_prob : 0.f;
+  const float pa = dr_.training ? (float)c_.attention_probs_dropout_prob : 0.f;
   const DropoutCtx& dr = dr_;
   F* dres = dout;  // the residual stream's gradient, layer by layer
   F* dx1 = dx1_.data();
