@@ -35,8 +35,9 @@ double Classifier<F>::forward_backward(const Batch& batch, const int32_t* labels
   head_.forward(bind(head_l_, P), cls_.data(), B, C, NL, cfg_.classifier_dropout, dr);
   logits_.assign(head_.logits(), head_.logits() + (int64_t)B * NL);
   dlogits_.resize((int64_t)B * NL);
-  double loss;
+  double loss = 0;
   F* dl = backward ? dlogits_.data() : nullptr;
+  if (!backward && !labels && !targets) return 0;  // prediction only
   if (NL == 1) {
     if (!targets) throw Error("regression needs targets");
     loss = mse_forward_backward(dl, logits_.data(), targets, B, grad_scale / B) / B;

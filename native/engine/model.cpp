@@ -3,6 +3,7 @@
 #include "engine/model.h"
 
 #include <climits>
+#include <cmath>
 #include <cstring>
 
 #include "cpu/kernels.h"
@@ -361,6 +362,35 @@ void ClsHead<F>::backward(F* dx, const ClsHeadWeights<F>& dw, const F* dlogits, 
   dropout_forward(dx, dx, (int64_t)B * C, p_, dr_.seed, dr_.stream(0));
 }
 
+template <typename F>
+void init_weights(const ParamTable& table, F* params, uint64_t seed, double range) {
+  const auto& es = table.entries();
+  for (size_t k = 0; k < es.size(); k++) {
+    const TensorEntry& e = es[k];
+    F* p = params + e.offset;
+    const bool ln = e.name.find("LayerNorm") != std::string::npos;
+    const bool bias = e.name.size() >= 4 && e.name.compare(e.name.size() - 4, 4, "bias") == 0;
+    if (ln && !bias) {
+      std::fill(p, p + e.size, F(1));
+    } else if (bias) {
+      std::fill(p, p + e.size, F(0));
+    } else {
+      const uint64_t stream = make_stream(kStreamInit, (uint32_t)k, 0);
+      for (size_t i = 0; i < e.size; i++) {
+        double z;
+        uint64_t j = 0;
+        do {  // Box-Muller, redrawn until within ±2σ (TensorFlow's truncated_normal)
+          const double u1 = (random_u32(seed, stream, i * 64 + j) + 1.0) / 4294967297.0;
+          const double u2 = random_u32(seed, stream, i * 64 + j + 1) / 4294967296.0;
+          z = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+          j += 2;
+        } while (std::fabs(z) > 2.0 && j < 64);
+        p[i] = (F)(range * (std::fabs(z) > 2.0 ? 0.0 : z));
+      }
+    }
+  }
+}
+
 #define INSTANTIATE(F)                                                            \
   template EmbeddingWeights<F> bind<F>(const EmbeddingLayout&, F*);               \
   template EncoderWeights<F> bind<F>(const EncoderLayout&, F*);                   \
@@ -370,7 +400,8 @@ void ClsHead<F>::backward(F* dx, const ClsHeadWeights<F>& dw, const F* dlogits, 
   template class Encoder<F>;                                                      \
   template class DiscHead<F>;                                                     \
   template class GenHead<F>;                                                      \
-  template class ClsHead<F>;
+  template class ClsHead<F>;                                                      \
+  template void init_weights<F>(const ParamTable&, F*, uint64_t, double);
 INSTANTIATE(float)
 INSTANTIATE(double)
 

@@ -98,6 +98,11 @@ struct DropoutCtx {
   uint64_t stream(uint32_t site) const;
 };
 
+// Truncated-normal (±2σ) weights with σ = range, zero biases, LayerNorm weights 1, every value a
+// function of (seed, tensor, index) through the counter-based RNG: the same seed, the same model.
+template <typename F>
+void init_weights(const ParamTable& table, F* params, uint64_t seed, double range);
+
 // ---- the encoder: embeddings (shared block + own projection) and L transformer layers ------------
 template <typename F>
 class Encoder {

@@ -1,0 +1,70 @@
+// async.h: runs a heavy native call on a libuv worker thread and resolves a Promise with its result,
+// so the event loop (terminal UI, Ctrl-C) stays alive during a training step. Errors become
+// rejections with the engine's message.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace electra_addon {
+
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void()>;                      // runs off the main thread; may throw
+  using Result = std::function<Napi::Value(Napi::Env)>;    // runs on the main thread afterwards
+  static Napi::Promise Run(Napi::Env env, Work work, Result result) {
+    auto* w = new PromiseWorker(env, std::move(work), std::move(result));
+    auto p = w->deferred_.Promise();
+    w->Queue();
+    return p;
+  }
+
+ private:
+  PromiseWorker(Napi::Env env, Work work, Result result)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+        result_(std::move(result)) {}
+  void Execute() override {
+    try {
+      work_();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(result_(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(Napi::Error::New(env, e.what()).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Result result_;
+};
+
+// Copies an Int32Array (or null/undefined -> empty) into a vector, checking its length.
+inline std::vector<int32_t> int32_vector(const Napi::Value& v, size_t expected, const char* what) {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an Int32Array");
+  auto a = v.As<Napi::Int32Array>();
+  if (expected && a.ElementLength() != expected)
+    throw Napi::RangeError::New(v.Env(), std::string(what) + " has " + std::to_string(a.ElementLength()) +
+                                             " elements, expected " + std::to_string(expected));
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+template <typename T>
+inline Napi::Float32Array float32_array(Napi::Env env, const T* data, size_t n) {
+  auto a = Napi::Float32Array::New(env, n);
+  for (size_t i = 0; i < n; i++) a[i] = (float)data[i];
+  return a;
+}
+
+}  // namespace electra_addon

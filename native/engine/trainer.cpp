@@ -1,0 +1,122 @@
+// trainer.cpp: optimizer steps for pre-training and fine-tuning.
+#include "engine/trainer.h"
+
+#include "engine/common.h"
+#include "engine/json.h"
+
+namespace electra {
+
+static void read_common(const json::Value& v, Schedule& s, AdamWConfig& a, uint64_t& seed, const std::string& what) {
+  s.lr = v.get_number_or("lr", what, s.lr);
+  s.warmup_steps = v.get_int_or("warmup_steps", what, s.warmup_steps);
+  s.total_steps = v.get_int_or("total_steps", what, s.total_steps);
+  a.weight_decay = v.get_number_or("weight_decay", what, a.weight_decay);
+  a.clip_norm = v.get_number_or("clip_norm", what, a.clip_norm);
+  a.eps = v.get_number_or("adam_epsilon", what, a.eps);
+  seed = (uint64_t)v.get_int_or("seed", what, (int64_t)seed);
+}
+
+PretrainOptions PretrainOptions::from_json(const std::string& text) {
+  const std::string what = "pre-training options";
+  json::Value v = json::parse(text, what);
+  PretrainOptions o;
+  const json::Value* d = v.find("discriminator");
+  if (!d) throw Error(what + ": missing \"discriminator\"");
+  o.model.disc = config_from_json(*d, "discriminator config");
+  o.model.objective = v.get_string_or("objective", what, "electra");
+  if (o.model.objective == "electra") {
+    const json::Value* g = v.find("generator");
+    if (!g) throw Error(what + ": missing \"generator\"");
+    o.model.gen = config_from_json(*g, "generator config");
+  }
+  o.model.mask_prob = (float)v.get_number_or("mask_prob", what, o.model.mask_prob);
+  o.model.gen_weight = (float)v.get_number_or("gen_weight", what, o.model.gen_weight);
+  o.model.disc_weight = (float)v.get_number_or("disc_weight", what, o.model.disc_weight);
+  o.model.temperature = (float)v.get_number_or("temperature", what, o.model.temperature);
+  if (const json::Value* sp = v.find("special_ids")) {
+    o.model.special.pad = (int)sp->get_int_or("pad", what, o.model.special.pad);
+    o.model.special.unk = (int)sp->get_int_or("unk", what, o.model.special.unk);
+    o.model.special.cls = (int)sp->get_int_or("cls", what, o.model.special.cls);
+    o.model.special.sep = (int)sp->get_int_or("sep", what, o.model.special.sep);
+    o.model.special.mask = (int)sp->get_int_or("mask", what, o.model.special.mask);
+  }
+  read_common(v, o.schedule, o.adam, o.seed, what);
+  o.model.validate();
+  return o;
+}
+
+PretrainTrainer::PretrainTrainer(const PretrainOptions& opt) : opt_(opt), model_(opt.model), adam_(model_.table(), opt.adam) {}
+
+TrainStepResult PretrainTrainer::train_step(const std::vector<Batch>& micro) {
+  if (micro.empty()) throw Error("a training step needs at least one batch");
+  TrainStepResult res;
+  res.step = step_;
+  model_.zero_grads();
+  const double scale = 1.0 / (double)micro.size();
+  for (size_t k = 0; k < micro.size(); k++) {
+    const Batch& b = micro[k];
+    const uint32_t salt = (uint32_t)(step_ * micro.size() + k);  // each micro-batch its own RNG streams
+    electra_mask(masked_, b, opt_.model.mask_prob, max_predictions(opt_.model.mask_prob, b.T), opt_.model.special,
+                 opt_.seed, salt);
+    StepStats s = model_.forward_backward(b, masked_, nullptr, opt_.seed, salt, true, true, scale);
+    res.stats.loss += s.loss * scale;
+    res.stats.gen_loss += s.gen_loss * scale;
+    res.stats.disc_loss += s.disc_loss * scale;
+    for (auto [dst, src] : {std::pair{&res.stats.mlm_weight, s.mlm_weight}, {&res.stats.mlm_correct, s.mlm_correct},
+                            {&res.stats.sampled_correct, s.sampled_correct}, {&res.stats.tokens, s.tokens},
+                            {&res.stats.disc_correct, s.disc_correct}, {&res.stats.disc_tp, s.disc_tp},
+                            {&res.stats.disc_fp, s.disc_fp}, {&res.stats.disc_fn, s.disc_fn},
+                            {&res.stats.replaced, s.replaced}})
+      *dst += src;
+  }
+  res.lr = opt_.schedule.lr_at(step_);
+  res.grad_norm = adam_.step(model_.params().data(), model_.grads().data(), res.lr);
+  step_++;
+  return res;
+}
+
+StepStats PretrainTrainer::evaluate(const Batch& b, uint32_t salt) {
+  MaskedInputs mk;
+  const uint64_t eval_seed = opt_.seed ^ 0x5EED0E7A1ULL;
+  electra_mask(mk, b, opt_.model.mask_prob, max_predictions(opt_.model.mask_prob, b.T), opt_.model.special, eval_seed,
+               salt);
+  return model_.forward_backward(b, mk, nullptr, eval_seed, salt, false, false);
+}
+
+FinetuneOptions FinetuneOptions::from_json(const std::string& text) {
+  const std::string what = "fine-tuning options";
+  json::Value v = json::parse(text, what);
+  FinetuneOptions o;
+  const json::Value* m = v.find("model");
+  if (!m) throw Error(what + ": missing \"model\"");
+  o.model.model = config_from_json(*m, "model config");
+  o.model.num_labels = (int)v.get_int_or("num_labels", what, 2);
+  const std::string head = v.get_string_or("head", what, "electra");
+  if (head != "electra" && head != "hf") throw Error(what + ": head must be \"electra\" or \"hf\"");
+  o.model.head = head == "hf" ? ClsHeadKind::HuggingFace : ClsHeadKind::Electra;
+  o.model.classifier_dropout = (float)v.get_number_or("classifier_dropout", what, 0.1);
+  read_common(v, o.schedule, o.adam, o.seed, what);
+  return o;
+}
+
+FinetuneTrainer::FinetuneTrainer(const FinetuneOptions& opt) : opt_(opt), model_(opt.model), adam_(model_.table(), opt.adam) {}
+
+void FinetuneTrainer::init_weights(double range) { electra::init_weights(model_.table(), model_.params().data(), opt_.seed, range); }
+
+TrainStepResult FinetuneTrainer::train_step(const Batch& b, const int32_t* labels, const float* targets) {
+  TrainStepResult res;
+  res.step = step_;
+  std::fill(model_.grads().begin(), model_.grads().end(), 0.f);
+  res.stats.loss = model_.forward_backward(b, labels, targets, opt_.seed, (uint32_t)step_, true, true);
+  res.lr = opt_.schedule.lr_at(step_);
+  res.grad_norm = adam_.step(model_.params().data(), model_.grads().data(), res.lr);
+  step_++;
+  return res;
+}
+
+const std::vector<float>& FinetuneTrainer::predict(const Batch& b) {
+  model_.forward_backward(b, nullptr, nullptr, 0, 0, false, false);
+  return model_.logits();
+}
+
+}  // namespace electra

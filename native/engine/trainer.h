@@ -1,0 +1,87 @@
+// trainer.h: one optimizer step of pre-training or fine-tuning: masking (pre-training), forward and
+// backward over micro-batches (gradient accumulation), clipping, AdamW with ELECTRA's schedule.
+// Options arrive as JSON (the binding passes what the CLI resolved). Not here: data loading,
+// checkpoints of training state, reporting.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/classifier.h"
+#include "engine/optim.h"
+#include "engine/pretrain.h"
+
+namespace electra {
+
+struct Schedule {
+  double lr = 5e-4;
+  int64_t warmup_steps = 10000;
+  int64_t total_steps = 1000000;
+  double lr_at(int64_t step) const { return electra_learning_rate(lr, step, warmup_steps, total_steps); }
+};
+
+struct PretrainOptions {
+  PretrainConfig model;
+  Schedule schedule;
+  AdamWConfig adam;
+  uint64_t seed = 1;
+  // {"discriminator": {...}, "generator": {...}, "objective", "mask_prob", "gen_weight", "disc_weight",
+  //  "temperature", "special_ids": {"pad","unk","cls","sep","mask"}, "lr", "warmup_steps",
+  //  "total_steps", "weight_decay", "clip_norm", "seed"}
+  static PretrainOptions from_json(const std::string& text);
+};
+
+struct TrainStepResult {
+  StepStats stats;   // summed over micro-batches (losses averaged)
+  double lr = 0, grad_norm = 0;
+  int64_t step = 0;  // the step just taken (0-based)
+};
+
+class PretrainTrainer {
+ public:
+  explicit PretrainTrainer(const PretrainOptions& opt);
+  void init_weights(double range = 0.02) { model_.init_weights(opt_.seed, range); }
+  // One optimizer step over the micro-batches (each masked with its own RNG stream).
+  TrainStepResult train_step(const std::vector<Batch>& micro);
+  // Losses and metrics without updating (no dropout).
+  StepStats evaluate(const Batch& batch, uint32_t salt);
+  Pretrainer<float>& model() { return model_; }
+  AdamW<float>& optimizer() { return adam_; }
+  int64_t step() const { return step_; }
+  void set_step(int64_t s) { step_ = s; }
+  const PretrainOptions& options() const { return opt_; }
+
+ private:
+  PretrainOptions opt_;
+  Pretrainer<float> model_;
+  AdamW<float> adam_;
+  int64_t step_ = 0;
+  MaskedInputs masked_;
+};
+
+struct FinetuneOptions {
+  ClassifierConfig model;
+  Schedule schedule;
+  AdamWConfig adam;
+  uint64_t seed = 1;
+  static FinetuneOptions from_json(const std::string& text);
+};
+
+class FinetuneTrainer {
+ public:
+  explicit FinetuneTrainer(const FinetuneOptions& opt);
+  // labels (B) for classification or targets (B) for regression.
+  TrainStepResult train_step(const Batch& batch, const int32_t* labels, const float* targets);
+  // logits (B, NL) without dropout.
+  const std::vector<float>& predict(const Batch& batch);
+  Classifier<float>& model() { return model_; }
+  void init_weights(double range = 0.02);
+
+ private:
+  FinetuneOptions opt_;
+  Classifier<float> model_;
+  AdamW<float> adam_;
+  int64_t step_ = 0;
+};
+
+}  // namespace electra
