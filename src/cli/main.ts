@@ -1,5 +1,6 @@
 // main.ts: the yargs command table. Commands parse options and pick a reporter; no logic here.
 import yargs from "yargs";
+import { detectCommand } from "./detect.js";
 import { infoCommand } from "./info.js";
 
 function notYet(name: string, issue: string): number {
@@ -18,6 +19,19 @@ export async function run(argv: string[]): Promise<number> {
       (y) => y.option("json", { type: "boolean", default: false, describe: "print one JSON object" }),
       (a) => {
         code = infoCommand({ json: a.json });
+      },
+    )
+    .command(
+      "detect",
+      "Run a discriminator on token ids: per token, the probability that it was replaced",
+      (y) =>
+        y
+          .option("model", { type: "string", demandOption: true, describe: "model directory in Hugging Face's layout (config.json + model.safetensors)" })
+          .option("ids", { type: "string", describe: "token ids, e.g. \"101 1996 4937 102\"" })
+          .option("json", { type: "boolean", default: false, describe: "print {ids, logits, probs} as one JSON object" })
+          .example("$0 detect --model run/checkpoint-1000/discriminator --ids \"101 1996 4937 2938 102\"", ""),
+      async (a) => {
+        code = await detectCommand({ model: a.model, ids: a.ids, json: a.json });
       },
     )
     .command("prepare", "Tokenize raw text and pack it into training shards", {}, () => {
