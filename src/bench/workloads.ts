@@ -1,0 +1,91 @@
+// workloads.ts: the measured workloads of `npm run bench`, each run in its own process (so that its
+// peak memory is its own) and reported as one JSON line.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { native, type BatchInput } from "../native/binding.js";
+import { BERT_SPECIAL_IDS, PRESETS } from "../config/presets.js";
+
+export interface BenchLine {
+  bench: string;
+  model: string;
+  batch: number;
+  seq: number;
+  dtype: "fp32";
+  threads: number;
+  tokens_per_s: number;
+  step_ms: number;
+  steps: number;
+  peak_rss_mb: number;
+}
+
+/** A batch of random packed sequences: [CLS] A [SEP] B [SEP], every position a token. */
+export function randomBatch(B: number, T: number, vocab: number, seed = 1): BatchInput {
+  let s = seed >>> 0;
+  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const ids = new Int32Array(B * T), tt = new Int32Array(B * T), mask = new Int32Array(B * T).fill(1);
+  for (let b = 0; b < B; b++) {
+    const split = 1 + Math.floor(T / 2);
+    for (let t = 0; t < T; t++) {
+      ids[b * T + t] = 1000 + Math.floor(rnd() * (vocab - 1000));
+      tt[b * T + t] = t > split ? 1 : 0;
+    }
+    ids[b * T] = BERT_SPECIAL_IDS.cls;
+    ids[b * T + split] = BERT_SPECIAL_IDS.sep;
+    ids[b * T + T - 1] = BERT_SPECIAL_IDS.sep;
+  }
+  return { inputIds: ids, tokenTypeIds: tt, attentionMask: mask, batchSize: B, seqLen: T };
+}
+
+async function timeSteps(steps: number, fn: () => Promise<unknown>): Promise<number> {
+  await fn(); // warm-up: allocations, page faults
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < steps; i++) await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6 / steps;
+}
+
+export async function runWorkload(name: string, opts: { batch: number; seq: number; steps: number; threads: number }): Promise<BenchLine> {
+  const n = native();
+  if (opts.threads > 0) n.setThreads(opts.threads);
+  const small = PRESETS.small;
+  const batch = randomBatch(opts.batch, opts.seq, small.discriminator.vocab_size);
+  let stepMs: number;
+  if (name === "pretrain_step") {
+    const p = new n.Pretrainer(JSON.stringify({
+      discriminator: small.discriminator, generator: small.generator, special_ids: BERT_SPECIAL_IDS,
+      lr: small.lr, warmup_steps: small.warmupSteps, total_steps: small.steps, seed: 1,
+    }));
+    p.initWeights();
+    stepMs = await timeSteps(opts.steps, () => p.trainStep([batch]));
+  } else if (name === "finetune_step") {
+    const f = new n.FineTuner(JSON.stringify({ model: small.discriminator, num_labels: 2, lr: 3e-4, warmup_steps: 10, total_steps: 1000 }));
+    f.initWeights();
+    const labels = Int32Array.from({ length: opts.batch }, (_, i) => i % 2);
+    stepMs = await timeSteps(opts.steps, () => f.trainStep(batch, labels));
+  } else if (name === "inference") {
+    const dir = mkdtempSync(join(tmpdir(), "electra-bench-"));
+    try {
+      const p = new n.Pretrainer(JSON.stringify({ discriminator: small.discriminator, generator: small.generator, special_ids: BERT_SPECIAL_IDS }));
+      p.initWeights();
+      p.saveModels(join(dir, "d"), join(dir, "g"));
+      const d = new n.Discriminator(join(dir, "d"));
+      stepMs = await timeSteps(opts.steps, () => d.logits(batch));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } else {
+    throw new Error(`unknown workload ${name}`);
+  }
+  return {
+    bench: name,
+    model: "electra-small",
+    batch: opts.batch,
+    seq: opts.seq,
+    dtype: "fp32",
+    threads: n.engineInfo().threads,
+    tokens_per_s: Math.round((opts.batch * opts.seq * 1000) / stepMs),
+    step_ms: Math.round(stepMs),
+    steps: opts.steps,
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+}
