@@ -7,6 +7,7 @@ import { native } from "../native/binding.js";
 export interface DetectOptions {
   model: string;
   ids?: string;
+  typeIds?: string;
   json: boolean;
 }
 
@@ -26,7 +27,13 @@ export function parseIds(text: string): number[] {
   });
 }
 
-export async function detect(modelDir: string, ids: number[]): Promise<DetectResult> {
+/** Segment ids of "[CLS] A [SEP] B [SEP]": 0 through the first [SEP], 1 after it. */
+export function segmentIds(ids: number[], sepId: number): number[] {
+  const first = ids.indexOf(sepId);
+  return ids.map((_, i) => (first >= 0 && i > first ? 1 : 0));
+}
+
+export async function detect(modelDir: string, ids: number[], typeIds?: number[]): Promise<DetectResult> {
   const model = new (native().Discriminator)(modelDir);
   const cfg = JSON.parse(model.config) as { vocab_size: number; max_position_embeddings: number };
   const bad = ids.findIndex((id) => id >= cfg.vocab_size);
@@ -36,7 +43,7 @@ export async function detect(modelDir: string, ids: number[]): Promise<DetectRes
   const logits = await model.logits({
     inputIds: Int32Array.from(ids),
     attentionMask: new Int32Array(ids.length).fill(1),
-    tokenTypeIds: new Int32Array(ids.length),
+    tokenTypeIds: Int32Array.from(typeIds ?? segmentIds(ids, sepIdOf(modelDir))),
     batchSize: 1,
     seqLen: ids.length,
   });
@@ -49,9 +56,21 @@ function readVocab(dir: string): string[] | undefined {
   return existsSync(p) ? readFileSync(p, "utf8").split(/\r?\n/) : undefined;
 }
 
+/** [SEP]'s id from the model's vocab.txt, else BERT's (102). */
+function sepIdOf(dir: string): number {
+  const i = readVocab(dir)?.indexOf("[SEP]") ?? -1;
+  return i >= 0 ? i : 102;
+}
+
 export async function detectCommand(opts: DetectOptions): Promise<number> {
   if (!opts.ids) throw new Error("give the tokens with --ids \"101 1996 ... 102\"");
-  const r = await detect(opts.model, parseIds(opts.ids));
+  const ids = parseIds(opts.ids);
+  let typeIds: number[] | undefined;
+  if (opts.typeIds !== undefined) {
+    typeIds = parseIds(opts.typeIds);
+    if (typeIds.length !== ids.length) throw new Error(`--type-ids has ${typeIds.length} entries but --ids has ${ids.length}`);
+  }
+  const r = await detect(opts.model, ids, typeIds);
   if (opts.json) {
     process.stdout.write(JSON.stringify(r) + "\n");
     return 0;
