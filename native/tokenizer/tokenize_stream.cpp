@@ -17,6 +17,7 @@
 #define ELECTRA_READ _read
 #define ELECTRA_WRITE _write
 #else
+#include <poll.h>
 #include <unistd.h>
 #define ELECTRA_READ ::read
 #define ELECTRA_WRITE ::write
@@ -26,17 +27,47 @@ namespace electra {
 
 namespace {
 
-// Reads until `buf` holds `want` bytes or the input ends; returns false at end of input.
+// Whether to retry after waiting: EINTR, or EAGAIN on a descriptor that Node (libuv) made non-blocking.
+bool should_retry(int fd, bool for_write) {
+  if (errno == EINTR) return true;
+#ifndef _WIN32
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    pollfd p{fd, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    return true;
+  }
+#endif
+  return false;
+}
+
+// Whether nothing more can be read from `fd` right now (a slow pipe or a terminal).
+bool input_idle(int fd) {
+#ifndef _WIN32
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 0) == 0;
+#else
+  return false;
+#endif
+}
+
+// Reads until `buf` holds `want` bytes, or the input ends, or a complete line is buffered and no more
+// input is ready yet (so that `slow-producer | electra tokenize` answers line by line). Returns false
+// at the end of the input.
 bool fill(int fd, std::vector<char>& buf, size_t& have, size_t want, const std::string& name) {
   if (buf.size() < want) buf.resize(want);
+  bool have_line = std::memchr(buf.data(), '\n', have) != nullptr;
   while (have < want) {
-    const auto r = ELECTRA_READ(fd, buf.data() + have, static_cast<unsigned>(std::min<size_t>(want - have, 1u << 30)));
+    const size_t ask = std::min<size_t>(want - have, 1u << 30);
+    const auto r = ELECTRA_READ(fd, buf.data() + have, static_cast<unsigned>(ask));
     if (r < 0) {
-      if (errno == EINTR) continue;
+      if (should_retry(fd, false)) continue;
       throw Error("cannot read " + name + ": " + std::strerror(errno));
     }
     if (r == 0) return false;
+    have_line = have_line || std::memchr(buf.data() + have, '\n', static_cast<size_t>(r)) != nullptr;
     have += static_cast<size_t>(r);
+    if (static_cast<size_t>(r) < ask && have_line && input_idle(fd)) break;
   }
   return true;
 }
@@ -46,7 +77,7 @@ void write_all(int fd, const std::string& s, const std::string& name) {
   while (done < s.size()) {
     const auto w = ELECTRA_WRITE(fd, s.data() + done, static_cast<unsigned>(std::min<size_t>(s.size() - done, 1u << 30)));
     if (w < 0) {
-      if (errno == EINTR) continue;
+      if (should_retry(fd, true)) continue;
       throw Error("cannot write " + name + ": " + std::strerror(errno));
     }
     done += static_cast<size_t>(w);
