@@ -73,7 +73,7 @@ class WordPieceTokenizer {
   int32_t mask_id() const;
   int32_t pad_id() const;
 
-  struct Impl;
+  struct Impl;  // defined in wordpiece.cpp (public so that its per-thread encoders can read it)
 
  private:
   explicit WordPieceTokenizer(std::unique_ptr<Impl> impl);

@@ -41,7 +41,7 @@ export async function tokenizeCommand(a: {
   const r = await tokenizeFile(a);
   if (r.invalidUtf8 > 0) {
     process.stderr.write(
-      `electra tokenize: ${r.invalidUtf8} invalid UTF-8 sequence(s) in ${a.input ?? "stdin"} were dropped\n`,
+      `electra tokenize: ${r.invalidUtf8} invalid UTF-8 sequence(s) in ${a.input && a.input !== "-" ? a.input : "stdin"} were dropped\n`,
     );
   }
   return 0;
