@@ -1,10 +1,11 @@
 // main.ts: `npm run bench`: each workload in a fresh process, one JSON line per measurement.
-//   npm run bench -- [--only pretrain_step,finetune_step,inference] [--steps N] [--threads N]
+//   npm run bench -- [--only tokenizer,pretrain_step,finetune_step,inference] [--steps N] [--threads N]
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { benchTokenizer } from "./tokenizer.js";
 import { runWorkload } from "./workloads.js";
 
-const WORKLOADS = ["pretrain_step", "finetune_step", "inference"];
+const WORKLOADS = ["tokenizer", "pretrain_step", "finetune_step", "inference"];
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,6 +24,10 @@ async function main(): Promise<number> {
   const only = arg("only", WORKLOADS.join(",")).split(",");
   let failed = 0;
   for (const w of only) {
+    if (w === "tokenizer") {
+      await benchTokenizer();
+      continue;
+    }
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", w, "--steps", String(steps), "--threads", String(threads)], {
       stdio: ["ignore", "inherit", "inherit"],
     });

@@ -2,6 +2,9 @@
 import yargs from "yargs";
 import { detectCommand } from "./detect.js";
 import { infoCommand } from "./info.js";
+import { tokenizeCommand, tokenizeDescription, tokenizeOptions } from "./tokenize.js";
+
+class UsageError extends Error {}
 
 function notYet(name: string, issue: string): number {
   process.stderr.write(`electra ${name}: not implemented yet (${issue}). Nothing was done.\n`);
@@ -35,6 +38,9 @@ export async function run(argv: string[]): Promise<number> {
         code = await detectCommand({ model: a.model, ids: a.ids, typeIds: a.typeIds as string | undefined, json: a.json });
       },
     )
+    .command("tokenize", tokenizeDescription, tokenizeOptions, async (a) => {
+      code = await tokenizeCommand(a);
+    })
     .command("prepare", "Tokenize raw text and pack it into training shards", {}, () => {
       code = notYet("prepare", "the prepare issue");
     })
@@ -49,14 +55,14 @@ export async function run(argv: string[]): Promise<number> {
     .help()
     .version(false)
     .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`electra: ${msg}\nRun \`electra --help\` for usage.\n`);
-      code = 1;
+      // Throw, so that no command handler runs after a usage error.
+      throw err ?? new UsageError(msg);
     });
   try {
     await parser.parseAsync();
   } catch (e) {
-    process.stderr.write(`electra: ${(e as Error).message}\n`);
+    const hint = e instanceof UsageError ? "\nRun `electra --help` for usage." : "";
+    process.stderr.write(`electra: ${(e as Error).message}${hint}\n`);
     return 1;
   }
   return code;

@@ -71,6 +71,60 @@ export interface FineTunerHandle {
   predict(batch: BatchInput): Promise<Float32Array>;
 }
 
+/** Counts from an encode call (native/tokenizer/wordpiece.h EncodeStats). */
+export interface TokenizeStats {
+  /** lines encoded (encodeLines, tokenizeStream; 0 for encodeBatch) */
+  lines: number;
+  /** input bytes */
+  bytes: number;
+  /** ids produced */
+  tokens: number;
+  /** [UNK] ids produced */
+  unknown: number;
+  /** invalid UTF-8 sequences, replaced by U+FFFD and dropped */
+  invalidUtf8: number;
+}
+
+/** Ids of several texts: text i has ids.subarray(offsets[i], offsets[i + 1]). */
+export interface EncodedBatch {
+  ids: Int32Array;
+  offsets: Float64Array;
+  stats: TokenizeStats;
+}
+
+export interface TokenizeStreamOptions {
+  /** write wordpieces instead of ids */
+  tokens: boolean;
+  /** encoding threads; 0 = the engine's default */
+  threads: number;
+  /** names for error messages */
+  inName: string;
+  outName: string;
+  /** bytes read per step (default 4 MiB) */
+  chunkBytes?: number;
+}
+
+/** native/addon/tokenizer_binding.cpp: BERT's WordPiece tokenizer (ids of HF BertTokenizerFast, no [CLS]/[SEP]). */
+export interface NativeWordPieceTokenizer {
+  readonly vocabSize: number;
+  readonly lowerCase: boolean;
+  readonly specialIds: { pad: number; unk: number; cls: number; sep: number; mask: number };
+  /** Ids of one text, on the calling thread. A Uint8Array is read as UTF-8. */
+  encode(text: string | Uint8Array): Int32Array;
+  /** The words after normalization and pre-tokenization, before WordPiece. */
+  preTokenize(text: string | Uint8Array): string[];
+  /** Ids of each text, off the main thread. */
+  encodeBatch(texts: Array<string | Uint8Array>, threads?: number): Promise<EncodedBatch>;
+  /** Ids of each '\n'-separated line of UTF-8 text, off the main thread. */
+  encodeLines(text: Uint8Array, threads?: number): Promise<EncodedBatch>;
+  /** Reads inFd to its end and writes one line of ids (or wordpieces) per input line to outFd. */
+  tokenizeStream(inFd: number, outFd: number, options: TokenizeStreamOptions): Promise<TokenizeStats>;
+  /** Throws for an id outside the vocabulary. */
+  idToToken(id: number): string;
+  /** -1 when absent. */
+  tokenToId(token: string): number;
+}
+
 /** The native module's exports. Each binding file in native/addon adds its own part. */
 export interface NativeBinding {
   engineInfo(): EngineInfo;
@@ -81,6 +135,10 @@ export interface NativeBinding {
   Pretrainer: new (optionsJson: string) => PretrainerHandle;
   /** Options: JSON of {model, num_labels, head, classifier_dropout, lr, warmup_steps, total_steps, seed}. */
   FineTuner: new (optionsJson: string) => FineTunerHandle;
+  /** Loads a vocabulary file (one entry per line); throws an Error naming the file on a bad vocabulary. */
+  WordPieceTokenizer: new (vocabPath: string, lowerCase: boolean) => NativeWordPieceTokenizer;
+  /** The Unicode version of the tokenizer's character tables. */
+  tokenizerUnicodeVersion(): string;
 }
 
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
