@@ -2,6 +2,7 @@
 import yargs from "yargs";
 import { detectCommand } from "./detect.js";
 import { infoCommand } from "./info.js";
+import { prepareCommand, prepareDescription, prepareOptions } from "./prepare.js";
 import { tokenizeCommand, tokenizeDescription, tokenizeOptions } from "./tokenize.js";
 
 class UsageError extends Error {}
@@ -41,8 +42,8 @@ export async function run(argv: string[]): Promise<number> {
     .command("tokenize", tokenizeDescription, tokenizeOptions, async (a) => {
       code = await tokenizeCommand(a);
     })
-    .command("prepare", "Tokenize raw text and pack it into training shards", {}, () => {
-      code = notYet("prepare", "the prepare issue");
+    .command("prepare [inputs..]", prepareDescription, prepareOptions, async (a) => {
+      code = await prepareCommand(a);
     })
     .command("pretrain", "Pre-train an ELECTRA generator and discriminator", {}, () => {
       code = notYet("pretrain", "the pretrain issue");

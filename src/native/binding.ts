@@ -125,6 +125,39 @@ export interface NativeWordPieceTokenizer {
   tokenToId(token: string): number;
 }
 
+/** Totals of a PrepareWriter so far. */
+export interface PrepareStats {
+  files: number;
+  bytes: number;
+  lines: number;
+  blankLines: number;
+  documents: number;
+  tokens: number;
+  unknown: number;
+  invalidUtf8: number;
+  trainExamples: number;
+  evalExamples: number;
+  /** shard file names written so far, relative to the output directory */
+  shards: string[];
+}
+
+/** native/addon/prepare_binding.cpp: bytes in, ELECTRA-packed shards out. Calls must be sequential. */
+export interface PrepareWriterHandle {
+  beginFile(name: string, jsonl: boolean, textField: string): void;
+  feed(bytes: Uint8Array): Promise<PrepareStats>;
+  endFile(): Promise<PrepareStats>;
+  /** Writes the last, partial shards. */
+  finish(): Promise<PrepareStats>;
+}
+
+export interface ShardInfo {
+  version: number;
+  idBytes: number;
+  seqLen: number;
+  examples: number;
+  vocabHash: string;
+}
+
 /** The native module's exports. Each binding file in native/addon adds its own part. */
 export interface NativeBinding {
   engineInfo(): EngineInfo;
@@ -135,6 +168,12 @@ export interface NativeBinding {
   Pretrainer: new (optionsJson: string) => PretrainerHandle;
   /** Options: JSON of {model, num_labels, head, classifier_dropout, lr, warmup_steps, total_steps, seed}. */
   FineTuner: new (optionsJson: string) => FineTunerHandle;
+  /** Options: JSON of {out_dir, max_seq_length, seed, examples_per_shard, eval_fraction, max_eval_examples, threads}. */
+  PrepareWriter: new (vocabPath: string, lowerCase: boolean, optionsJson: string) => PrepareWriterHandle;
+  /** FNV-1a 64 of a file's bytes, 16 hex digits. */
+  fileHash(path: string): string;
+  /** Reads and fully validates a shard (checksum included); throws naming the file. */
+  shardInfo(path: string): ShardInfo;
   /** Loads a vocabulary file (one entry per line); throws an Error naming the file on a bad vocabulary. */
   WordPieceTokenizer: new (vocabPath: string, lowerCase: boolean) => NativeWordPieceTokenizer;
   /** The Unicode version of the tokenizer's character tables. */
