@@ -31,12 +31,14 @@ export async function run(argv: string[]): Promise<number> {
       (y) =>
         y
           .option("model", { type: "string", demandOption: true, describe: "model directory in Hugging Face's layout (config.json + model.safetensors)" })
+          .option("text", { type: "string", describe: "text to tokenize with the model's vocab.txt ([CLS] and [SEP] are added)" })
           .option("ids", { type: "string", describe: "token ids, e.g. \"101 1996 4937 102\"" })
           .option("type-ids", { type: "string", describe: "segment ids (default: 0 through the first [SEP], 1 after it)" })
           .option("json", { type: "boolean", default: false, describe: "print {ids, logits, probs} as one JSON object" })
-          .example("$0 detect --model run/checkpoint-1000/discriminator --ids \"101 1996 4937 2938 102\"", ""),
+          .example("$0 detect --model run/checkpoint-1000/discriminator --text \"the chef cooked the meal\"", "")
+          .example("$0 detect --model run/checkpoint-1000/discriminator --ids \"101 1996 4937 2938 102\" --json", ""),
       async (a) => {
-        code = await detectCommand({ model: a.model, ids: a.ids, typeIds: a.typeIds as string | undefined, json: a.json });
+        code = await detectCommand({ model: a.model, ids: a.ids, text: a.text, typeIds: a.typeIds as string | undefined, json: a.json });
       },
     )
     .command("tokenize", tokenizeDescription, tokenizeOptions, async (a) => {
