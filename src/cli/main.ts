@@ -2,6 +2,7 @@
 import yargs from "yargs";
 import { detectCommand } from "./detect.js";
 import { infoCommand } from "./info.js";
+import { pretrainCommand, pretrainDescription, pretrainOptions } from "./pretrain.js";
 import { prepareCommand, prepareDescription, prepareOptions } from "./prepare.js";
 import { tokenizeCommand, tokenizeDescription, tokenizeOptions } from "./tokenize.js";
 
@@ -47,8 +48,8 @@ export async function run(argv: string[]): Promise<number> {
     .command("prepare [inputs..]", prepareDescription, prepareOptions, async (a) => {
       code = await prepareCommand(a);
     })
-    .command("pretrain", "Pre-train an ELECTRA generator and discriminator", {}, () => {
-      code = notYet("pretrain", "the pretrain issue");
+    .command("pretrain", pretrainDescription, pretrainOptions, async (a) => {
+      code = await pretrainCommand(a);
     })
     .command("eval", "Fine-tune and score a model on GLUE tasks", {}, () => {
       code = notYet("eval", "the eval issue");
