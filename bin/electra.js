@@ -9,5 +9,10 @@ if (!existsSync(main)) {
   console.error(`electra: ${main} is missing; run \`npm run build\` in the package directory first.`);
   process.exit(1);
 }
+// A reader that goes away (`electra ... | head`) ends the command quietly, as Unix tools do.
+process.stdout.on("error", (e) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
 const { run } = await import(main);
 process.exitCode = await run(process.argv.slice(2));
