@@ -3,6 +3,7 @@ import yargs from "yargs";
 import { detectCommand } from "./detect.js";
 import { infoCommand } from "./info.js";
 import { tokenizeCommand, tokenizeDescription, tokenizeOptions } from "./tokenize.js";
+import { vocabCommand, vocabDescription, vocabOptions } from "./vocab.js";
 
 class UsageError extends Error {}
 
@@ -40,6 +41,9 @@ export async function run(argv: string[]): Promise<number> {
     )
     .command("tokenize", tokenizeDescription, tokenizeOptions, async (a) => {
       code = await tokenizeCommand(a);
+    })
+    .command("vocab", vocabDescription, vocabOptions, async (a) => {
+      code = await vocabCommand(a);
     })
     .command("prepare", "Tokenize raw text and pack it into training shards", {}, () => {
       code = notYet("prepare", "the prepare issue");
