@@ -1,13 +1,12 @@
 // vocab_binding.cpp: the Node binding of the WordPiece vocabulary trainer (native/tokenizer/vocab_trainer.h).
-// Converts values and errors only; counting and training run off the main thread (PromiseWorker). Its
+// Converts values and errors only; counting and training run off the main thread (a Napi::AsyncWorker resolving a Promise). Its
 // TypeScript shape is NativeVocabTrainer in src/native/binding.ts.
-#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "addon.h"
-#include "async.h"
 #include "engine/fileio.h"
 #include "tokenizer/vocab_trainer.h"
 
@@ -33,12 +32,56 @@ Napi::Object count_stats(Napi::Env env, const electra::WordCountStats& s) {
   return o;
 }
 
-// The counter and options, shared with the work in flight; `busy` refuses a second call meanwhile.
+// The counter and options, shared with the work in flight; `busy` refuses a second call until the
+// first one's promise settles (it is set and cleared on the main thread).
 struct State {
   electra::VocabTrainerOptions opt;
   std::unique_ptr<electra::WordCounter> counter;
-  std::atomic<bool> busy{false};
+  bool busy = false;
   bool finished = false;
+};
+
+// Runs `work` on the libuv thread pool, then, on the main thread, clears `busy` and settles the promise
+// with `done(env)` (a C++ exception rejects it with the engine's message).
+class Worker : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void()>;
+  using Done = std::function<Napi::Value(Napi::Env)>;
+  static Napi::Promise Run(Napi::Env env, std::shared_ptr<State> st, Work work, Done done) {
+    auto* w = new Worker(env, std::move(st), std::move(work), std::move(done));
+    auto p = w->deferred_.Promise();
+    w->Queue();
+    return p;
+  }
+
+ private:
+  Worker(Napi::Env env, std::shared_ptr<State> st, Work work, Done done)
+      : Napi::AsyncWorker(env, "electra:vocab"), deferred_(Napi::Promise::Deferred::New(env)), st_(std::move(st)),
+        work_(std::move(work)), done_(std::move(done)) {}
+  void Execute() override {
+    try {
+      work_();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    st_->busy = false;
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(done_(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    st_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<State> st_;
+  Work work_;
+  Done done_;
 };
 
 class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
@@ -106,9 +149,9 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
   // Marks the trainer busy for one call; throws if it is busy or finished.
   void claim(Napi::Env env, const char* what) {
     if (state_->finished) throw Napi::Error::New(env, std::string("VocabTrainer.") + what + ": the trainer has finished");
-    bool expected = false;
-    if (!state_->busy.compare_exchange_strong(expected, true))
+    if (state_->busy)
       throw Napi::Error::New(env, std::string("VocabTrainer.") + what + ": the previous call has not finished (await it first)");
+    state_->busy = true;
   }
 
   // feed(bytes: Uint8Array): Promise<void>. The bytes are copied; the caller may reuse its buffer.
@@ -120,10 +163,9 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
     auto bytes = std::make_shared<std::string>(reinterpret_cast<const char*>(a.Data()), a.ByteLength());
     claim(env, "feed");
     auto st = state_;
-    return PromiseWorker::Run(
-        env,
+    return Worker::Run(
+        env, st,
         [st, bytes] {
-          struct Release { State& s; ~Release() { s.busy = false; } } release{*st};
           st->counter->feed(*bytes);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
@@ -134,10 +176,9 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
     Napi::Env env = info.Env();
     claim(env, "endInput");
     auto st = state_;
-    return PromiseWorker::Run(
-        env,
+    return Worker::Run(
+        env, st,
         [st] {
-          struct Release { State& s; ~Release() { s.busy = false; } } release{*st};
           st->counter->end_input();
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
@@ -156,10 +197,9 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
     auto st = state_;
     auto result = std::make_shared<electra::VocabResult>();
     auto stats = std::make_shared<electra::WordCountStats>();
-    return PromiseWorker::Run(
-        env,
+    return Worker::Run(
+        env, st,
         [st, result, stats, out_path] {
-          struct Release { State& s; ~Release() { s.busy = false; } } release{*st};
           const auto counts = st->counter->counts();
           *stats = st->counter->stats();
           st->finished = true;
@@ -186,7 +226,7 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!state_->counter || state_->busy) return env.Null();  // not while a call is counting
+    if (state_->busy || !state_->counter) return env.Null();  // not while a call is running, nor after finish
     return count_stats(env, state_->counter->stats());
   }
 

@@ -78,8 +78,10 @@ export async function vocabCommand(a: {
     const why = r.stop === "min-frequency" ? `no pair occurs at least ${a.minFrequency} times (--min-frequency)` : "every word is already one entry";
     process.stderr.write(`electra vocab: the vocabulary has ${r.tokens.length} entries, fewer than --vocab-size ${a.vocabSize}: ${why}\n`);
   }
-  for (const { file, count } of r.invalidUtf8Files) {
-    process.stderr.write(`electra vocab: ${count} invalid UTF-8 sequence(s) in ${file} were dropped\n`);
+  const bad = r.invalidUtf8Files;
+  if (bad.length > 0) {
+    const where = bad.slice(0, 3).map((b) => `${b.file} (${b.count})`).join(", ") + (bad.length > 3 ? ` and ${bad.length - 3} more file(s)` : "");
+    process.stderr.write(`electra vocab: ${r.stats.invalidUtf8} invalid UTF-8 sequence(s) were dropped: ${where}\n`);
   }
   return 0;
 }
