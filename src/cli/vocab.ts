@@ -1,5 +1,6 @@
 // vocab.ts: `electra vocab`: options in, src/tokenizer/vocabTrainer.ts does the work; a progress line per
 // file on stderr (on a terminal), the summary on stdout (or one JSON object with --json). No logic here.
+import { relative } from "node:path";
 import type { Argv } from "yargs";
 import { VOCAB_DEFAULTS } from "../config/presets.js";
 import { trainVocabFromFiles, type VocabProgress } from "../tokenizer/vocabTrainer.js";
@@ -49,8 +50,10 @@ export async function vocabCommand(a: {
   const onProgress = (p: VocabProgress) => {
     if (!tty) return;
     const pct = p.totalBytes > 0 ? ((100 * p.bytesRead) / p.totalBytes).toFixed(0) : "?";
-    const what = p.phase === "train" ? "merging" : `${p.fileIndex + 1}/${p.files} ${p.file}`;
-    process.stderr.write(`\rvocab: ${pct}% ${what}`.slice(0, 200).padEnd(80) + (p.phase === "train" ? "\n" : ""));
+    const what = p.phase === "train" ? "merging" : `${p.fileIndex + 1}/${p.files} ${relative(process.cwd(), p.file)}`;
+    const width = Math.max(20, (process.stderr.columns || 80) - 1);
+    const line = `vocab: ${pct}% ${what}`;
+    process.stderr.write("\r" + (line.length > width ? line.slice(0, width) : line.padEnd(width)) + (p.phase === "train" ? "\n" : ""));
   };
   const r = await trainVocabFromFiles(a.input, {
     vocabSize: a.vocabSize,
