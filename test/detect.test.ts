@@ -20,7 +20,8 @@ beforeAll(() => {
   }));
   p.initWeights(0.2);
   p.saveModels(join(root, "discriminator"), join(root, "generator"));
-  writeFileSync(join(root, "discriminator", "vocab.txt"), Array.from({ length: 120 }, (_, i) => `tok${i}`).join("\n") + "\n");
+  const special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+  writeFileSync(join(root, "discriminator", "vocab.txt"), Array.from({ length: 120 }, (_, i) => special[i] ?? `tok${i}`).join("\n") + "\n");
 });
 
 describe("electra detect", () => {
@@ -50,6 +51,15 @@ describe("electra detect", () => {
     expect(cfg.architectures).toEqual(["ElectraForMaskedLM"]);
     expect(cfg.model_type).toBe("electra");
     expect(cfg.hidden_size).toBe(16);
+  });
+
+  it("--text tokenizes with the model's vocab.txt", () => {
+    const r = runCli(["detect", "--model", join(root, "discriminator"), "--text", "tok17 tok18", "--json"]);
+    expect(r.stderr).toBe("");
+    // [CLS]=2 ... [SEP]=3 with a vocabulary whose specials sit at 0..4
+    expect(JSON.parse(r.stdout).ids).toEqual([2, 17, 18, 3]);
+    const noVocab = runCli(["detect", "--model", join(root, "generator"), "--text", "hello"]);
+    expect(noVocab.stderr).toMatch(/has no vocab\.txt/);
   });
 
   it("explains bad input", () => {

@@ -137,6 +137,11 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
                                           {InstanceMethod("initWeights", &PretrainerWrap::InitWeights),
                                            InstanceMethod("trainStep", &PretrainerWrap::TrainStep),
                                            InstanceMethod("saveModels", &PretrainerWrap::SaveModels),
+                                           InstanceMethod("saveState", &PretrainerWrap::SaveState),
+                                           InstanceMethod("loadState", &PretrainerWrap::LoadState),
+                                           InstanceMethod("loadModels", &PretrainerWrap::LoadModels),
+                                           InstanceMethod("evaluate", &PretrainerWrap::Evaluate),
+                                           InstanceMethod("setStep", &PretrainerWrap::SetStep),
                                            InstanceAccessor("numParams", &PretrainerWrap::NumParams, nullptr),
                                            InstanceAccessor("step", &PretrainerWrap::Step, nullptr)}));
   }
@@ -192,6 +197,61 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
       return 0;
     });
     return env.Undefined();
+  }
+  Napi::Value SaveState(const Napi::CallbackInfo& info) {
+    std::string path = info[0].ToString(), meta = info[1].ToString();
+    guard(info.Env(), [&] {
+      trainer_->save_state(path, meta);
+      return 0;
+    });
+    return info.Env().Undefined();
+  }
+  Napi::Value LoadState(const Napi::CallbackInfo& info) {
+    std::string path = info[0].ToString();
+    return Napi::String::New(info.Env(), guard(info.Env(), [&] { return trainer_->load_state(path); }));
+  }
+  Napi::Value LoadModels(const Napi::CallbackInfo& info) {
+    std::string d = info[0].IsString() ? info[0].ToString().Utf8Value() : "";
+    std::string g = info[1].IsString() ? info[1].ToString().Utf8Value() : "";
+    auto un = guard(info.Env(), [&] { return trainer_->load_models(d, g); });
+    auto a = Napi::Array::New(info.Env(), un.size());
+    for (size_t i = 0; i < un.size(); i++) a[i] = un[i];
+    return a;
+  }
+  Napi::Value SetStep(const Napi::CallbackInfo& info) {
+    trainer_->set_step((int64_t)info[0].ToNumber().DoubleValue());
+    return info.Env().Undefined();
+  }
+  // evaluate(batch, salt) -> Promise<{...stats, discLogits, discLabels}> without dropout or updates.
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto batch = std::make_shared<HostBatch>(read_batch(info[0]));
+    const uint32_t salt = info[1].ToNumber().Uint32Value();
+    busy_.enter(env);
+    auto t = trainer_;
+    auto flag = busy_.flag();
+    auto res = std::make_shared<electra::TrainStepResult>();
+    auto logits = std::make_shared<std::vector<float>>();
+    auto labels = std::make_shared<std::vector<int32_t>>();
+    return PromiseWorker::Run(
+        env,
+        [t, batch, salt, res, logits, labels, flag] {
+          struct Release { std::shared_ptr<std::atomic<bool>> f; ~Release() { *f = false; } } r{flag};
+          res->stats = t->evaluate(batch->view(), salt);
+          res->step = t->step();
+          if (t->model().has_discriminator()) {
+            *logits = t->model().disc_logits();
+            *labels = t->model().disc_labels();
+          }
+        },
+        [res, logits, labels](Napi::Env e) -> Napi::Value {
+          Napi::Object o = stats_object(e, *res);
+          o.Set("discLogits", float32_array(e, logits->data(), logits->size()));
+          auto l = Napi::Int32Array::New(e, labels->size());
+          for (size_t i = 0; i < labels->size(); i++) l[i] = (*labels)[i];
+          o.Set("discLabels", l);
+          return o;
+        });
   }
   Napi::Value NumParams(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), (double)trainer_->model().table().total());

@@ -2,7 +2,9 @@
 #include "engine/trainer.h"
 
 #include "engine/common.h"
+#include "engine/checkpoint.h"
 #include "engine/json.h"
+#include "engine/safetensors.h"
 
 namespace electra {
 
@@ -81,6 +83,66 @@ StepStats PretrainTrainer::evaluate(const Batch& b, uint32_t salt) {
   electra_mask(mk, b, opt_.model.mask_prob, max_predictions(opt_.model.mask_prob, b.T), opt_.model.special, eval_seed,
                salt);
   return model_.forward_backward(b, mk, nullptr, eval_seed, salt, false, false);
+}
+
+void PretrainTrainer::save_state(const std::string& path, const std::string& metadata) const {
+  std::vector<TensorOut> out;
+  auto& adam = const_cast<AdamW<float>&>(adam_);
+  for (const auto& e : model_.table().entries()) {
+    out.push_back({"m/" + e.name, DType::F32, e.shape, adam.m().data() + e.offset});
+    out.push_back({"v/" + e.name, DType::F32, e.shape, adam.v().data() + e.offset});
+  }
+  save_safetensors(path, out, {{"format", "electra-training-state"}, {"version", "1"}, {"state", metadata}});
+}
+
+std::string PretrainTrainer::load_state(const std::string& path) {
+  SafeTensors st = SafeTensors::load(path);
+  std::string meta;
+  for (const auto& kv : st.metadata())
+    if (kv.first == "state") meta = kv.second;
+  if (meta.empty()) throw Error(path + ": not an electra training state (no \"state\" metadata)");
+  for (const auto& e : model_.table().entries()) {
+    st.read_f32("m/" + e.name, e.shape, adam_.m().data() + e.offset);
+    st.read_f32("v/" + e.name, e.shape, adam_.v().data() + e.offset);
+  }
+  return meta;
+}
+
+std::vector<std::string> PretrainTrainer::load_models(const std::string& disc_dir, const std::string& gen_dir) {
+  std::vector<std::string> unexpected;
+  auto check = [&](const LoadReport& r, const std::string& dir) {
+    if (!r.missing.empty()) {
+      std::string m;
+      for (size_t i = 0; i < r.missing.size() && i < 4; i++) m += (i ? ", " : "") + r.missing[i];
+      throw Error(dir + ": " + std::to_string(r.missing.size()) + " tensors the model needs are missing (" + m +
+                  "); is it the right kind of model, with the same sizes as the configuration?");
+    }
+    for (const auto& u : r.unexpected) unexpected.push_back(dir + ": " + u);
+  };
+  float* p = model_.params().data();
+  if (model_.has_discriminator()) {
+    if (!disc_dir.empty()) check(load_model_dir(disc_dir, model_.table(), p, discriminator_name), disc_dir);
+    if (!gen_dir.empty()) {
+      // the generator's directory repeats the shared embeddings: the discriminator's copy wins when both are given
+      std::vector<float> keep;
+      if (!disc_dir.empty()) keep = model_.params();
+      check(load_model_dir(gen_dir, model_.table(), p, generator_name), gen_dir);
+      if (!disc_dir.empty())
+        for (const auto& e : model_.table().entries())
+          if (e.name.rfind("electra.embeddings.", 0) == 0)
+            std::copy(keep.begin() + e.offset, keep.begin() + e.offset + e.size, model_.params().begin() + e.offset);
+    }
+  } else {
+    const std::string& dir = gen_dir.empty() ? disc_dir : gen_dir;
+    LoadReport r = load_model_dir(dir, model_.table(), p, [](const std::string& n) -> std::optional<std::string> { return n; });
+    // an MLM model initialised from a discriminator has no MLM head: keep the fresh one
+    std::vector<std::string> missing;
+    for (auto& m : r.missing)
+      if (m.rfind("generator_", 0) != 0) missing.push_back(m);
+    r.missing = missing;
+    check(r, dir);
+  }
+  return unexpected;
 }
 
 FinetuneOptions FinetuneOptions::from_json(const std::string& text) {

@@ -47,6 +47,14 @@ class PretrainTrainer {
   StepStats evaluate(const Batch& batch, uint32_t salt);
   Pretrainer<float>& model() { return model_; }
   AdamW<float>& optimizer() { return adam_; }
+  // Training state beside the model directories: the optimizer moments as safetensors ("m/<name>",
+  // "v/<name>") with `metadata` (JSON text: step, data position, ...) stored in the header.
+  void save_state(const std::string& path, const std::string& metadata) const;
+  // Loads moments saved by save_state (shapes checked) and returns the metadata.
+  std::string load_state(const std::string& path);
+  // Loads weights from Hugging Face directories (discriminator, generator; either may be empty).
+  // Throws naming the directory when a tensor is missing; returns the unexpected tensor names.
+  std::vector<std::string> load_models(const std::string& disc_dir, const std::string& gen_dir);
   int64_t step() const { return step_; }
   void set_step(int64_t s) { step_ = s; }
   const PretrainOptions& options() const { return opt_; }

@@ -7,6 +7,7 @@ import { native } from "../native/binding.js";
 export interface DetectOptions {
   model: string;
   ids?: string;
+  text?: string;
   typeIds?: string;
   json: boolean;
 }
@@ -62,9 +63,24 @@ function sepIdOf(dir: string): number {
   return i >= 0 ? i : 102;
 }
 
+/** [CLS] text [SEP] with the model directory's vocab.txt (and tokenizer_config.json's do_lower_case). */
+export function textToIds(modelDir: string, text: string): number[] {
+  const vocabPath = join(modelDir, "vocab.txt");
+  if (!existsSync(vocabPath)) throw new Error(`${modelDir} has no vocab.txt, so --text cannot be tokenized; use --ids, or copy the vocabulary the model was trained with into it`);
+  let lower = true;
+  const tc = join(modelDir, "tokenizer_config.json");
+  if (existsSync(tc)) {
+    const cfg = JSON.parse(readFileSync(tc, "utf8")) as { do_lower_case?: boolean };
+    if (typeof cfg.do_lower_case === "boolean") lower = cfg.do_lower_case;
+  }
+  const tok = new (native().WordPieceTokenizer)(vocabPath, lower);
+  return [tok.specialIds.cls, ...Array.from(tok.encode(text)), tok.specialIds.sep];
+}
+
 export async function detectCommand(opts: DetectOptions): Promise<number> {
-  if (!opts.ids) throw new Error("give the tokens with --ids \"101 1996 ... 102\"");
-  const ids = parseIds(opts.ids);
+  if (!opts.ids && opts.text === undefined) throw new Error("give the input with --text \"...\" or --ids \"101 1996 ... 102\"");
+  if (opts.ids && opts.text !== undefined) throw new Error("give either --text or --ids, not both");
+  const ids = opts.ids ? parseIds(opts.ids) : textToIds(opts.model, opts.text!);
   let typeIds: number[] | undefined;
   if (opts.typeIds !== undefined) {
     typeIds = parseIds(opts.typeIds);

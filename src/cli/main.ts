@@ -2,6 +2,8 @@
 import yargs from "yargs";
 import { detectCommand } from "./detect.js";
 import { infoCommand } from "./info.js";
+import { pretrainCommand, pretrainDescription, pretrainOptions } from "./pretrain.js";
+import { prepareCommand, prepareDescription, prepareOptions } from "./prepare.js";
 import { tokenizeCommand, tokenizeDescription, tokenizeOptions } from "./tokenize.js";
 import { vocabCommand, vocabDescription, vocabOptions } from "./vocab.js";
 
@@ -31,12 +33,14 @@ export async function run(argv: string[]): Promise<number> {
       (y) =>
         y
           .option("model", { type: "string", demandOption: true, describe: "model directory in Hugging Face's layout (config.json + model.safetensors)" })
+          .option("text", { type: "string", describe: "text to tokenize with the model's vocab.txt ([CLS] and [SEP] are added)" })
           .option("ids", { type: "string", describe: "token ids, e.g. \"101 1996 4937 102\"" })
           .option("type-ids", { type: "string", describe: "segment ids (default: 0 through the first [SEP], 1 after it)" })
           .option("json", { type: "boolean", default: false, describe: "print {ids, logits, probs} as one JSON object" })
-          .example("$0 detect --model run/checkpoint-1000/discriminator --ids \"101 1996 4937 2938 102\"", ""),
+          .example("$0 detect --model run/checkpoint-1000/discriminator --text \"the chef cooked the meal\"", "")
+          .example("$0 detect --model run/checkpoint-1000/discriminator --ids \"101 1996 4937 2938 102\" --json", ""),
       async (a) => {
-        code = await detectCommand({ model: a.model, ids: a.ids, typeIds: a.typeIds as string | undefined, json: a.json });
+        code = await detectCommand({ model: a.model, ids: a.ids, text: a.text, typeIds: a.typeIds as string | undefined, json: a.json });
       },
     )
     .command("tokenize", tokenizeDescription, tokenizeOptions, async (a) => {
@@ -45,11 +49,11 @@ export async function run(argv: string[]): Promise<number> {
     .command("vocab", vocabDescription, vocabOptions, async (a) => {
       code = await vocabCommand(a);
     })
-    .command("prepare", "Tokenize raw text and pack it into training shards", {}, () => {
-      code = notYet("prepare", "the prepare issue");
+    .command("prepare [inputs..]", prepareDescription, prepareOptions, async (a) => {
+      code = await prepareCommand(a);
     })
-    .command("pretrain", "Pre-train an ELECTRA generator and discriminator", {}, () => {
-      code = notYet("pretrain", "the pretrain issue");
+    .command("pretrain", pretrainDescription, pretrainOptions, async (a) => {
+      code = await pretrainCommand(a);
     })
     .command("eval", "Fine-tune and score a model on GLUE tasks", {}, () => {
       code = notYet("eval", "the eval issue");

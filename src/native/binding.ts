@@ -60,8 +60,42 @@ export interface PretrainerHandle {
   trainStep(batches: BatchInput[]): Promise<StepStats>;
   /** Writes discriminator/ and generator/ Hugging Face directories (config.json + model.safetensors). */
   saveModels(discriminatorDir: string, generatorDir: string): void;
+  /** Optimizer moments (safetensors) with `metadataJson` in the header. */
+  saveState(path: string, metadataJson: string): void;
+  /** Restores the moments; returns the metadata JSON saved with them. */
+  loadState(path: string): string;
+  /** Weights from Hugging Face directories (either may be null); returns unexpected tensor names. */
+  loadModels(discriminatorDir: string | null, generatorDir: string | null): string[];
+  /** Losses and metrics on a batch without dropout or updates; `salt` picks the masking. */
+  evaluate(batch: BatchInput, salt: number): Promise<StepStats & { discLogits: Float32Array; discLabels: Int32Array }>;
+  /** Sets the optimizer step (the schedule and the random streams follow it). */
+  setStep(step: number): void;
   readonly numParams: number;
   readonly step: number;
+}
+
+export interface LoaderPosition {
+  epoch: number;
+  shard: number;
+  example: number;
+}
+
+export interface LoadedBatch extends BatchInput {
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  attentionMask: Int32Array;
+  /** the position after this batch */
+  position: LoaderPosition;
+}
+
+/** native/addon/loader_binding.cpp: batches from shards, two-level shuffled per epoch. */
+export interface ShardLoaderHandle {
+  next(batchSize: number): Promise<LoadedBatch>;
+  seek(position: LoaderPosition): void;
+  readonly position: LoaderPosition;
+  readonly seqLen: number;
+  readonly examples: number;
+  readonly vocabHash: string;
 }
 
 export interface FineTunerHandle {
@@ -185,6 +219,39 @@ export interface NativeVocabTrainer {
   readonly stats: VocabCountStats | null;
 }
 
+/** Totals of a PrepareWriter so far. */
+export interface PrepareStats {
+  files: number;
+  bytes: number;
+  lines: number;
+  blankLines: number;
+  documents: number;
+  tokens: number;
+  unknown: number;
+  invalidUtf8: number;
+  trainExamples: number;
+  evalExamples: number;
+  /** shard file names written so far, relative to the output directory */
+  shards: string[];
+}
+
+/** native/addon/prepare_binding.cpp: bytes in, ELECTRA-packed shards out. Calls must be sequential. */
+export interface PrepareWriterHandle {
+  beginFile(name: string, jsonl: boolean, textField: string): void;
+  feed(bytes: Uint8Array): Promise<PrepareStats>;
+  endFile(): Promise<PrepareStats>;
+  /** Writes the last, partial shards. */
+  finish(): Promise<PrepareStats>;
+}
+
+export interface ShardInfo {
+  version: number;
+  idBytes: number;
+  seqLen: number;
+  examples: number;
+  vocabHash: string;
+}
+
 /** The native module's exports. Each binding file in native/addon adds its own part. */
 export interface NativeBinding {
   engineInfo(): EngineInfo;
@@ -193,8 +260,16 @@ export interface NativeBinding {
   /** Options: JSON of {discriminator, generator, objective, mask_prob, gen_weight, disc_weight,
    * temperature, special_ids, lr, warmup_steps, total_steps, weight_decay, clip_norm, seed}. */
   Pretrainer: new (optionsJson: string) => PretrainerHandle;
+  /** Reads every shard once (checksums) and streams batches; throws naming a bad shard. */
+  ShardLoader: new (files: string[], seed: number, shuffle?: boolean) => ShardLoaderHandle;
   /** Options: JSON of {model, num_labels, head, classifier_dropout, lr, warmup_steps, total_steps, seed}. */
   FineTuner: new (optionsJson: string) => FineTunerHandle;
+  /** Options: JSON of {out_dir, max_seq_length, seed, examples_per_shard, eval_fraction, max_eval_examples, threads}. */
+  PrepareWriter: new (vocabPath: string, lowerCase: boolean, optionsJson: string) => PrepareWriterHandle;
+  /** FNV-1a 64 of a file's bytes, 16 hex digits. */
+  fileHash(path: string): string;
+  /** Reads and fully validates a shard (checksum included); throws naming the file. */
+  shardInfo(path: string): ShardInfo;
   /** Loads a vocabulary file (one entry per line); throws an Error naming the file on a bad vocabulary. */
   WordPieceTokenizer: new (vocabPath: string, lowerCase: boolean) => NativeWordPieceTokenizer;
   /** Throws a RangeError / TypeError on a bad option. */
