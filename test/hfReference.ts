@@ -65,3 +65,19 @@ export function writeSyntheticVocab(texts: string[], cased: boolean): string {
   writeFileSync(path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ...entries].join("\n") + "\n");
   return path;
 }
+
+/**
+ * Hugging Face's WordPieceTrainer on `files` (UTF-8 text), through BertTokenizerFast's normalizer and
+ * pre-tokenizer. The JavaScript binding only exposes the model's default trainer: vocab_size 30000,
+ * min_frequency 0, no special tokens, no alphabet limit. Returns the vocabulary in id order. Its "##c"
+ * entries come in the order of a Rust hash map, which changes from run to run.
+ */
+export function hfTrainWordPiece(files: string[], cased: boolean): string[] {
+  const t = new Tokenizer(WordPiece.empty());
+  t.setNormalizer(bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: !cased, lowercase: !cased }));
+  t.setPreTokenizer(bertPreTokenizer());
+  t.train(files);
+  return Object.entries(t.getVocab(false))
+    .sort((a, b) => a[1] - b[1])
+    .map((e) => e[0]);
+}

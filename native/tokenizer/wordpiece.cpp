@@ -493,6 +493,14 @@ std::vector<std::string> WordPieceTokenizer::pre_tokenize(std::string_view text)
   return words;
 }
 
+uint64_t for_each_word(std::string_view text, bool lower_case, WordSink sink, void* ctx) {
+  std::string word;
+  std::vector<std::pair<uint32_t, uint8_t>> pending;
+  auto on_word = [&](const char* w, size_t len, size_t) { sink(ctx, w, len); };
+  Splitter<decltype(on_word)> splitter(lower_case, word, pending, on_word);
+  return splitter.run(text);
+}
+
 void WordPieceTokenizer::encode_lines(std::string_view text, std::vector<int32_t>& ids, std::vector<uint64_t>& offsets,
                                       int threads, EncodeStats* stats) const {
   const int nt = resolve_threads(threads);

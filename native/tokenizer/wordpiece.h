@@ -80,6 +80,13 @@ class WordPieceTokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Calls sink(ctx, bytes, length) for each word of `text` after normalization and pre-tokenization (the
+// words pre_tokenize gives, without allocating per word; `lower_case` as for the tokenizer). A word's
+// bytes are valid only during the call. Returns the number of invalid UTF-8 sequences (dropped).
+// Splitting a text after an ASCII whitespace byte and calling this on each part gives the same words.
+using WordSink = void (*)(void* ctx, const char* word, size_t len);
+uint64_t for_each_word(std::string_view text, bool lower_case, WordSink sink, void* ctx);
+
 // Reads text from `in_fd` until end of input and writes, per input line, one line of space-separated ids
 // (or wordpieces) to `out_fd`. Works in chunks of `chunk_bytes`, encoded on `threads` threads; the output
 // does not depend on the thread count or chunk size. Errors name `in_name` / `out_name`.

@@ -5,6 +5,7 @@ import { infoCommand } from "./info.js";
 import { pretrainCommand, pretrainDescription, pretrainOptions } from "./pretrain.js";
 import { prepareCommand, prepareDescription, prepareOptions } from "./prepare.js";
 import { tokenizeCommand, tokenizeDescription, tokenizeOptions } from "./tokenize.js";
+import { vocabCommand, vocabDescription, vocabOptions } from "./vocab.js";
 
 class UsageError extends Error {}
 
@@ -44,6 +45,9 @@ export async function run(argv: string[]): Promise<number> {
     )
     .command("tokenize", tokenizeDescription, tokenizeOptions, async (a) => {
       code = await tokenizeCommand(a);
+    })
+    .command("vocab", vocabDescription, vocabOptions, async (a) => {
+      code = await vocabCommand(a);
     })
     .command("prepare [inputs..]", prepareDescription, prepareOptions, async (a) => {
       code = await prepareCommand(a);

@@ -81,3 +81,14 @@ export const LOSS_DEFAULTS = { genWeight: 1.0, discWeight: 50.0, temperature: 1.
 export const OPTIMIZER_DEFAULTS = { weightDecay: 0.01, adamEpsilon: 1e-6, clipNorm: 1.0 } as const;
 // BERT's uncased vocabulary's special tokens.
 export const BERT_SPECIAL_IDS = { pad: 0, unk: 100, cls: 101, sep: 102, mask: 103 } as const;
+
+// WordPiece vocabulary training (`electra vocab`, `prepare --vocab-size`): BERT's size and special tokens,
+// and Hugging Face's BertWordPieceTokenizer.train defaults (min_frequency 2, limit_alphabet 1000).
+// A trained vocabulary has [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0..4 (BERT's own file: 0, 100..103).
+export const VOCAB_DEFAULTS = {
+  vocabSize: BERT_UNCASED_VOCAB_SIZE,
+  minFrequency: 2,
+  limitAlphabet: 1000,
+  specialTokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+} as const;
+export const TRAINED_VOCAB_SPECIAL_IDS = { pad: 0, unk: 1, cls: 2, sep: 3, mask: 4 } as const;

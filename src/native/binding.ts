@@ -159,6 +159,66 @@ export interface NativeWordPieceTokenizer {
   tokenToId(token: string): number;
 }
 
+/** Options of a native VocabTrainer (native/tokenizer/vocab_trainer.h VocabTrainerOptions). */
+export interface NativeVocabTrainerOptions {
+  /** BERT uncased: lower-case and strip accents before counting (default true) */
+  lowerCase?: boolean;
+  /** entries wanted, special tokens included (default 30522) */
+  vocabSize?: number;
+  /** a pair merges only if it occurs at least this often (default 2) */
+  minFrequency?: number;
+  /** characters kept, most frequent first; 0: all (default 1000) */
+  limitAlphabet?: number;
+  /** default [PAD], [UNK], [CLS], [SEP], [MASK] (ids 0..4) */
+  specialTokens?: string[];
+  /** characters always in the alphabet, even if unseen */
+  initialAlphabet?: string;
+  /** parity tests only: the order of the "##c" entries (default: code point order) */
+  continuationOrder?: string[];
+  /** counting threads; 0 = the engine's default */
+  threads?: number;
+}
+
+/** Word counts so far (native WordCountStats). */
+export interface VocabCountStats {
+  bytes: number;
+  /** words after BERT's normalizer and pre-tokenizer */
+  words: number;
+  distinctWords: number;
+  /** invalid UTF-8 sequences, replaced by U+FFFD and dropped */
+  invalidUtf8: number;
+}
+
+/** What VocabTrainer.finish() gives: the vocabulary in id order and how it was made. */
+export interface NativeVocabResult {
+  tokens: string[];
+  special: number;
+  alphabet: number;
+  /** "##c" entries */
+  continuation: number;
+  /** entries made by merges */
+  merged: number;
+  /** merges done (a merge that re-creates an existing entry adds none) */
+  mergeSteps: number;
+  /** frequency of the last pair merged (0: none) */
+  lastFrequency: number;
+  /** why merging stopped: the size was reached, no pair was left, or none occurred minFrequency times */
+  stop: "size" | "no-pairs" | "min-frequency";
+  stats: VocabCountStats;
+}
+
+/** native/addon/vocab_binding.cpp: WordPiece vocabulary training (HF WordPieceTrainer's algorithm). One call at a time. */
+export interface NativeVocabTrainer {
+  /** Counts the words of UTF-8 bytes cut anywhere (copied; text after the last whitespace waits for the next feed). */
+  feed(bytes: Uint8Array): Promise<void>;
+  /** The end of one input file: no word joins the next input. */
+  endInput(): Promise<void>;
+  /** Trains; with outPath, writes vocab.txt there atomically. The trainer cannot be fed afterwards. */
+  finish(outPath?: string): Promise<NativeVocabResult>;
+  /** Counts so far; null while a call is running or after finish(). */
+  readonly stats: VocabCountStats | null;
+}
+
 /** Totals of a PrepareWriter so far. */
 export interface PrepareStats {
   files: number;
@@ -212,6 +272,8 @@ export interface NativeBinding {
   shardInfo(path: string): ShardInfo;
   /** Loads a vocabulary file (one entry per line); throws an Error naming the file on a bad vocabulary. */
   WordPieceTokenizer: new (vocabPath: string, lowerCase: boolean) => NativeWordPieceTokenizer;
+  /** Throws a RangeError / TypeError on a bad option. */
+  VocabTrainer: new (options: NativeVocabTrainerOptions) => NativeVocabTrainer;
   /** The Unicode version of the tokenizer's character tables. */
   tokenizerUnicodeVersion(): string;
 }
