@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { native, type PrepareStats } from "../native/binding.js";
 import type { WorkEvent } from "../report/events.js";
+import { VocabTrainer } from "../tokenizer/vocabTrainer.js";
 import { builtinCorpusFile, cacheDir, BUILTIN_CORPUS_VERSION } from "./builtinCorpus.js";
 import { readChunks, resolveInputs, type InputFile } from "./inputs.js";
 
@@ -187,12 +188,58 @@ export async function* prepare(opts: PrepareOptions): AsyncGenerator<WorkEvent> 
   yield { type: "prepare-done", outDir, manifest };
 }
 
-/** Trains a vocabulary with the native trainer when this build has it. Returns false otherwise. */
+/** Trains a WordPiece vocabulary on exactly the text that will be packed (a .jsonl's text field,
+ * not its JSON), writing it atomically to `out`. Yields progress while counting. */
 async function* trainVocabulary(inputs: InputFile[], out: string, size: number, opts: PrepareOptions): AsyncGenerator<WorkEvent, boolean> {
-  const n = native() as unknown as Record<string, unknown>;
-  if (typeof n.VocabTrainer !== "function") return false;
-  void inputs; void out; void size; void opts;
-  return false;
+  const t0 = Date.now();
+  const trainer = new VocabTrainer({ vocabSize: size, cased: opts.cased, threads: opts.threads });
+  const totalBytes = inputs.reduce((a, f) => a + f.bytes, 0);
+  yield { type: "log", level: "info", message: `training a ${size}-entry WordPiece vocabulary on ${inputs.length} input(s)` };
+  let done = 0, last = 0;
+  const enc = new TextEncoder();
+  for (const f of inputs) {
+    let carry = "";
+    let line = 0;
+    for await (const [chunk, consumed] of readChunks(f)) {
+      if (f.jsonl) {
+        const text = carry + Buffer.from(chunk).toString("utf8");
+        const lines = text.split("\n");
+        carry = lines.pop() ?? "";
+        const docs: string[] = [];
+        for (const l of lines) {
+          line++;
+          if (!l.trim()) continue;
+          let v: Record<string, unknown>;
+          try {
+            v = JSON.parse(l);
+          } catch (e) {
+            throw new Error(`${f.path}:${line}: invalid JSON (${(e as Error).message})`);
+          }
+          const t = v[opts.textField];
+          if (typeof t !== "string") throw new Error(`${f.path}:${line}: no string field "${opts.textField}" in this JSON line (choose the field with --text-field)`);
+          docs.push(t);
+        }
+        await trainer.feed(enc.encode(docs.join("\n") + "\n"));
+      } else {
+        await trainer.feed(chunk);
+      }
+      const now = Date.now();
+      if (now - last > 500) {
+        last = now;
+        const bytes = done + consumed, rate = bytes / Math.max((now - t0) / 1000, 1e-3);
+        yield { type: "prepare-progress", file: f.path, bytes, totalBytes, lines: 0, examples: 0, mbPerSec: rate / 1e6, etaSec: rate > 0 ? (totalBytes - bytes) / rate : null };
+      }
+    }
+    if (f.jsonl && carry.trim()) {
+      const v = JSON.parse(carry);
+      if (typeof v[opts.textField] === "string") await trainer.feed(enc.encode(v[opts.textField] + "\n"));
+    }
+    await trainer.endInput();
+    done += f.bytes;
+  }
+  const r = await trainer.finish(out);
+  yield { type: "log", level: "info", message: `vocabulary: ${r.tokens.length} entries (${((Date.now() - t0) / 1000).toFixed(1)} s) -> ${out}` };
+  return true;
 }
 
 export function statBytes(p: string): number {
