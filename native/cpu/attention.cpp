@@ -1,71 +1,111 @@
 // attention.cpp: the multi-head self-attention core (scores, padding mask, softmax, dropout, weighted
-// sum of values) and its backward pass. The q/k/v projections are plain matmuls outside it.
+// sum of values) and its backward pass, one (batch, head) pair per task, written as small matrix
+// products (the fp32 GEMM micro-kernels) around a row-wise softmax. The q/k/v projections are plain
+// matmuls outside it.
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
+#include "cpu/gemm.h"
 #include "cpu/kernels.h"
 #include "engine/rng.h"
 
 namespace electra {
 
-// Dropout multiplier of attention probability (b, h, t, t2): 0 or 1 / (1 - p).
-static inline double att_keep(float p, uint64_t seed, uint64_t stream, uint64_t idx) {
-  if (p <= 0.f) return 1.0;
-  return random_unit(seed, stream, idx) >= p ? 1.0 / (1.0 - (double)p) : 0.0;
+// C (rows x cols, ldc) = (acc ? C : 0) + A(i, k) B[k * ldb + j], A(i, k) = A[i * sai + k * sak].
+template <typename F>
+static void mm(F* C, int ldc, const F* A, int sai, int sak, const F* B, int ldb, int rows, int cols, int K, bool acc) {
+  if constexpr (std::is_same_v<F, float>) {
+    gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, acc);
+  } else {
+    for (int i = 0; i < rows; i++)
+      for (int j = 0; j < cols; j++) {
+        F s = acc ? C[(long)i * ldc + j] : F(0);
+        for (int k = 0; k < K; k++) s += A[(long)i * sai + (long)k * sak] * B[(long)k * ldb + j];
+        C[(long)i * ldc + j] = s;
+      }
+  }
 }
 
-// A query row attends to the keys with mask 1; if a sequence has none (never for real data, which
-// always holds [CLS]), every key is attended, as an additive mask of -inf.. -max would give.
-static inline bool key_valid(const int32_t* mrow, int t2, bool any) { return !any || mrow[t2] != 0; }
+// Dropout multipliers (0 or 1 / (1 - p)) of one query row's T probabilities; Philox blocks of four.
+template <typename F>
+static void keep_row(F* keep, int T, float p, uint64_t seed, uint64_t stream, uint64_t base) {
+  if (p <= 0.f) {
+    for (int t = 0; t < T; t++) keep[t] = F(1);
+    return;
+  }
+  const F scale = (F)(1.0 / (1.0 - (double)p));
+  uint64_t blk = UINT64_MAX;
+  uint32_t w[4];
+  for (int t = 0; t < T; t++) {
+    const uint64_t idx = base + t;
+    if ((idx >> 2) != blk) {
+      blk = idx >> 2;
+      Philox4x32::words(seed, stream, blk, w);
+    }
+    keep[t] = u32_to_unit(w[idx & 3]) >= p ? scale : F(0);
+  }
+}
+
+// Scratch of one task: K^T and V^T (HS x T), dropped probabilities and their gradient (T x T).
+template <typename F>
+struct AttnScratch {
+  std::vector<F> kt, vt, pd, dpd, keep;
+  void ensure(int T, int HS) {
+    kt.resize((size_t)HS * T);
+    vt.resize((size_t)HS * T);
+    pd.resize((size_t)T * T);
+    dpd.resize((size_t)T * T);
+    keep.resize(T);
+  }
+};
 
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
                        float p_drop, uint64_t seed, uint64_t stream) {
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
-#pragma omp parallel for collapse(3) schedule(static)
-  for (int b = 0; b < B; b++) {
-    for (int h = 0; h < NH; h++) {
-      for (int t = 0; t < T; t++) {
-        const int32_t* mrow = mask ? mask + (int64_t)b * T : nullptr;
-        bool any = false;
-        if (mrow)
-          for (int t2 = 0; t2 < T; t2++) any |= mrow[t2] != 0;
-        const F* q = qkv + ((int64_t)b * T + t) * C3 + h * HS;
-        F* a = att + (((int64_t)b * NH + h) * T + t) * T;
-        F mx = -std::numeric_limits<F>::infinity();
-        for (int t2 = 0; t2 < T; t2++) {
-          if (mrow && !key_valid(mrow, t2, any)) {
-            a[t2] = 0;
-            continue;
+#pragma omp parallel
+  {
+    AttnScratch<F> s;
+    s.ensure(T, HS);
+#pragma omp for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++) {
+      for (int h = 0; h < NH; h++) {
+        const F* q = qkv + (size_t)b * T * C3 + h * HS;
+        const F* k = q + C;
+        const F* v = q + 2 * C;
+        const int32_t* mrow = mask ? mask + (size_t)b * T : nullptr;
+        bool any = !mrow;
+        for (int t = 0; mrow && t < T; t++) any |= mrow[t] != 0;
+        for (int t = 0; t < T; t++)
+          for (int d = 0; d < HS; d++) s.kt[(size_t)d * T + t] = k[(size_t)t * C3 + d];
+        F* a = att + ((size_t)b * NH + h) * T * T;
+        mm(a, T, q, C3, 1, s.kt.data(), T, T, T, HS, false);  // scores = q k^T
+        for (int t = 0; t < T; t++) {
+          F* row = a + (size_t)t * T;
+          F mx = -std::numeric_limits<F>::infinity();
+          for (int t2 = 0; t2 < T; t2++) {
+            // padding keys get no attention (unless a sequence is all padding: then all keys, as an additive -inf mask would)
+            if (any && mrow && !mrow[t2]) row[t2] = -std::numeric_limits<F>::infinity();
+            else row[t2] *= scale;
+            if (row[t2] > mx) mx = row[t2];
           }
-          const F* k = qkv + ((int64_t)b * T + t2) * C3 + C + h * HS;
-          F s = 0;
-          for (int d = 0; d < HS; d++) s += q[d] * k[d];
-          s *= scale;
-          a[t2] = s;
-          if (s > mx) mx = s;
+          F sum = 0;
+          for (int t2 = 0; t2 < T; t2++) {
+            const F e = row[t2] == -std::numeric_limits<F>::infinity() ? F(0) : std::exp(row[t2] - mx);
+            row[t2] = e;
+            sum += e;
+          }
+          const F inv = F(1) / sum;
+          for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
+          keep_row(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
+          for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = row[t2] * s.keep[t2];
         }
-        F sum = 0;
-        for (int t2 = 0; t2 < T; t2++) {
-          if (mrow && !key_valid(mrow, t2, any)) continue;
-          const F e = std::exp(a[t2] - mx);
-          a[t2] = e;
-          sum += e;
-        }
-        const F inv = (F)1 / sum;
-        for (int t2 = 0; t2 < T; t2++) a[t2] *= inv;
-        F* o = out + ((int64_t)b * T + t) * C + h * HS;
-        for (int d = 0; d < HS; d++) o[d] = 0;
-        const uint64_t base = (((uint64_t)b * NH + h) * T + t) * T;
-        for (int t2 = 0; t2 < T; t2++) {
-          if (a[t2] == (F)0) continue;
-          const F p = a[t2] * (F)att_keep(p_drop, seed, stream, base + t2);
-          const F* v = qkv + ((int64_t)b * T + t2) * C3 + 2 * C + h * HS;
-          for (int d = 0; d < HS; d++) o[d] += p * v[d];
-        }
+        // out[t, h] = dropout(P) v
+        mm(out + (size_t)b * T * C + h * HS, C, s.pd.data(), T, 1, v, C3, T, HS, T, false);
       }
     }
   }
@@ -76,54 +116,47 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
                         int C, int NH, float p_drop, uint64_t seed, uint64_t stream) {
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
-  // One (b, h) pair per task: dk and dv of a pair gather contributions from all its query rows.
 #pragma omp parallel
   {
-    std::vector<F> datt(T), keep(T);
+    AttnScratch<F> s;
+    s.ensure(T, HS);
 #pragma omp for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
       for (int h = 0; h < NH; h++) {
-        for (int t = 0; t < T; t++) {
-          F* dq = dqkv + ((int64_t)b * T + t) * C3 + h * HS;
-          for (int d = 0; d < HS; d++) dq[d] = 0, dq[C + d] = 0, dq[2 * C + d] = 0;
+        const F* q = qkv + (size_t)b * T * C3 + h * HS;
+        const F* k = q + C;
+        const F* v = q + 2 * C;
+        F* dq = dqkv + (size_t)b * T * C3 + h * HS;
+        F* dk = dq + C;
+        F* dv = dq + 2 * C;
+        const F* dy = dout + (size_t)b * T * C + h * HS;
+        const F* a = att + ((size_t)b * NH + h) * T * T;
+        for (int t = 0; t < T; t++) {  // the dropped probabilities again (same masks)
+          keep_row(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
+          for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = a[(size_t)t * T + t2] * s.keep[t2];
+          std::memcpy(&s.dpd[(size_t)t * T], s.keep.data(), sizeof(F) * T);  // keep the masks for below
         }
+        // dv = dropout(P)^T dy
+        mm(dv, C3, s.pd.data(), 1, T, dy, C, T, HS, T, false);
+        // d(dropout(P)) = dy v^T, then through dropout and softmax, scaled: dS
+        for (int t = 0; t < T; t++)
+          for (int d = 0; d < HS; d++) s.vt[(size_t)d * T + t] = v[(size_t)t * C3 + d];
+        F* ds = s.pd.data();  // dS overwrites dropout(P), which dv was the last to need
+        mm(ds, T, dy, C, 1, s.vt.data(), T, T, T, HS, false);  // d(dropout(P)) = dy v^T
         for (int t = 0; t < T; t++) {
-          const F* a = att + (((int64_t)b * NH + h) * T + t) * T;
-          const F* dy = dout + ((int64_t)b * T + t) * C + h * HS;
-          const F* q = qkv + ((int64_t)b * T + t) * C3 + h * HS;
-          F* dq = dqkv + ((int64_t)b * T + t) * C3 + h * HS;
-          const uint64_t base = (((uint64_t)b * NH + h) * T + t) * T;
-          // d(dropped att) and dv
+          F* dr = ds + (size_t)t * T;
+          const F* ar = a + (size_t)t * T;
+          const F* kr = &s.dpd[(size_t)t * T];  // the row's dropout masks, saved above
           F dot = 0;
           for (int t2 = 0; t2 < T; t2++) {
-            if (a[t2] == (F)0) {
-              datt[t2] = 0;
-              continue;
-            }
-            keep[t2] = (F)att_keep(p_drop, seed, stream, base + t2);
-            const F* v = qkv + ((int64_t)b * T + t2) * C3 + 2 * C + h * HS;
-            F* dv = dqkv + ((int64_t)b * T + t2) * C3 + 2 * C + h * HS;
-            const F pk = a[t2] * keep[t2];
-            F s = 0;
-            for (int d = 0; d < HS; d++) {
-              s += dy[d] * v[d];
-              dv[d] += pk * dy[d];
-            }
-            datt[t2] = s * keep[t2];
-            dot += a[t2] * datt[t2];
+            dr[t2] *= kr[t2];
+            dot += ar[t2] * dr[t2];
           }
-          // softmax backward, then scores = scale * q . k
-          for (int t2 = 0; t2 < T; t2++) {
-            if (a[t2] == (F)0) continue;
-            const F dpre = a[t2] * (datt[t2] - dot) * scale;
-            const F* k = qkv + ((int64_t)b * T + t2) * C3 + C + h * HS;
-            F* dk = dqkv + ((int64_t)b * T + t2) * C3 + C + h * HS;
-            for (int d = 0; d < HS; d++) {
-              dq[d] += dpre * k[d];
-              dk[d] += dpre * q[d];
-            }
-          }
+          for (int t2 = 0; t2 < T; t2++) dr[t2] = ar[t2] * (dr[t2] - dot) * scale;
         }
+        // dq = dS k, dk = dS^T q
+        mm(dq, C3, ds, T, 1, k, C3, T, HS, T, false);
+        mm(dk, C3, ds, 1, T, q, C3, T, HS, T, false);
       }
     }
   }

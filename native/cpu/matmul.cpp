@@ -5,12 +5,25 @@
 
 #include <cstring>
 
+#include <type_traits>
+#include <vector>
+
+#include "cpu/gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/simd.h"
 
 namespace electra {
 
 #define INLINE inline __attribute__((always_inline))
+
+// Splits [0, n) into the calling thread's contiguous chunk of a parallel region.
+static inline void thread_range(int n, int& lo, int& hi) {
+  const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+  const int chunk = (n + nt - 1) / nt;
+  lo = t * chunk < n ? t * chunk : n;
+  hi = lo + chunk < n ? lo + chunk : n;
+}
+
 
 // Rows [n0, n1) of out = inp @ weight^T + bias, four output features at a time.
 template <typename F>
@@ -116,16 +129,29 @@ static void bwd_inp(double* a, const double* b, const double* c, int d, int e, i
 static void bwd_w(float* a, float* b, const float* c, const float* d, int e, int f, int g, int h, int i) { bwd_w_f32(a, b, c, d, e, f, g, h, i); }
 static void bwd_w(double* a, double* b, const double* c, const double* d, int e, int f, int g, int h, int i) { bwd_w_f64(a, b, c, d, e, f, g, h, i); }
 
-// Splits [0, n) into the calling thread's contiguous chunk of a parallel region.
-static inline void thread_range(int n, int& lo, int& hi) {
-  const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-  const int chunk = (n + nt - 1) / nt;
-  lo = t * chunk < n ? t * chunk : n;
-  hi = lo + chunk < n ? lo + chunk : n;
-}
-
 template <typename F>
 void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC) {
+  if constexpr (std::is_same_v<F, float>) {
+    // fp32: the register-blocked GEMM on weight^T (transposed once per call, O(IC * OC) next to N * IC * OC)
+    static thread_local std::vector<float> wt;
+    wt.resize((size_t)IC * OC);
+    float* w = wt.data();
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < IC; i++)
+      for (int o = 0; o < OC; o++) w[(size_t)i * OC + o] = weight[(size_t)o * IC + i];
+#pragma omp parallel
+    {
+      int lo, hi;
+      thread_range(N, lo, hi);
+      for (int n = lo; n < hi; n++) {
+        float* y = out + (size_t)n * OC;
+        if (bias) std::memcpy(y, bias, sizeof(float) * OC);
+        else std::memset(y, 0, sizeof(float) * OC);
+      }
+      if (lo < hi) gemm_f32(out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, w, OC, hi - lo, OC, IC, true);
+    }
+    return;
+  }
 #pragma omp parallel
   {
     int lo, hi;
@@ -137,6 +163,27 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
 template <typename F>
 void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, int N, int IC,
                      int OC, bool accumulate) {
+  if constexpr (std::is_same_v<F, float>) {
+#pragma omp parallel
+    {
+      int lo, hi;
+      if (dinp) {  // dinp = dout @ weight: rows of dinp per thread
+        thread_range(N, lo, hi);
+        if (lo < hi)
+          gemm_f32(dinp + (size_t)lo * IC, IC, dout + (size_t)lo * OC, OC, 1, weight, IC, hi - lo, IC, OC, accumulate);
+      }
+      thread_range(OC, lo, hi);
+      if (dweight && lo < hi)  // dweight += dout^T @ inp: rows of dweight (output features) per thread
+        gemm_f32(dweight + (size_t)lo * IC, IC, dout + lo, 1, OC, inp, IC, hi - lo, IC, N, true);
+      if (dbias)
+        for (int o = lo; o < hi; o++) {
+          float s = 0;
+          for (int n = 0; n < N; n++) s += dout[(size_t)n * OC + o];
+          dbias[o] += s;
+        }
+    }
+    return;
+  }
 #pragma omp parallel
   {
     int lo, hi;

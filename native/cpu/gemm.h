@@ -1,0 +1,14 @@
+// gemm.h: the fp32 matrix-product micro-kernels behind matmul_forward/backward: register-blocked
+// tiles for AVX-512 (6 x 32) and AVX2 (6 x 16), chosen at run time, with a scalar fallback. One
+// calling thread computes one block of C; callers split C's rows across threads. Every C element
+// sums k in increasing order, so results do not depend on the number of threads.
+#pragma once
+
+namespace electra {
+
+// C[i * ldc + j] = (accumulate ? C : 0) + sum_k A[i * sai + k * sak] * B[k * ldb + j]
+// for i in [0, rows), j in [0, cols), k in [0, K).
+void gemm_f32(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
+              bool accumulate);
+
+}  // namespace electra
