@@ -82,8 +82,8 @@ template <typename F>
 double mse_forward_backward(F* dpred, const F* pred, const float* target, int R, double dscale);
 
 // Gumbel-max sampling: out[r] = argmax_v(logits[r, v] / temperature + g), g = -log(-log(u + 1e-9) + 1e-9),
-// with u from `u` (R, V) when given, else random_unit(seed, stream, r * V + v). Computed in fp32
-// or better; no gradient.
+// with u from `u` (R, V) when given, else random_unit(seed, stream, r * V + v). Computed in fp32.
+// No gradient.
 template <typename F>
 void gumbel_sample(int32_t* out, const F* logits, int R, int V, float temperature, const float* u, uint64_t seed,
                    uint64_t stream);

@@ -73,15 +73,32 @@ double mse_forward_backward(F* dpred, const F* pred, const float* target, int R,
 template <typename F>
 void gumbel_sample(int32_t* out, const F* logits, int R, int V, float temperature, const float* u, uint64_t seed,
                    uint64_t stream) {
+  // The Gumbel noise is at most -log(-log(1 - 2^-24 + 1e-9) + 1e-9) < 16.7 for 24-bit uniforms, so a
+  // logit more than 16.7 below the best score so far cannot win: its noise is never computed.
+  const float inv_t = 1.0f / temperature;
+  constexpr float kMaxNoise = 16.7f;
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
     const F* x = logits + (int64_t)r * V;
-    double best = -std::numeric_limits<double>::infinity();
+    float best = -std::numeric_limits<float>::infinity();
     int arg = 0;
+    uint64_t blk = UINT64_MAX;
+    uint32_t w[4];
     for (int v = 0; v < V; v++) {
-      const double uu = u ? (double)u[(int64_t)r * V + v] : (double)random_unit(seed, stream, (uint64_t)r * V + v);
-      const double g = -std::log(-std::log(uu + 1e-9) + 1e-9);
-      const double s = (double)x[v] / temperature + g;
+      const float l = (float)x[v] * inv_t;
+      if (l + kMaxNoise <= best) continue;
+      float uu;
+      if (u) {
+        uu = u[(int64_t)r * V + v];
+      } else {
+        const uint64_t idx = (uint64_t)r * V + v;
+        if ((idx >> 2) != blk) {
+          blk = idx >> 2;
+          Philox4x32::words(seed, stream, blk, w);
+        }
+        uu = u32_to_unit(w[idx & 3]);
+      }
+      const float s = l - std::log(-std::log(uu + 1e-9f) + 1e-9f);
       if (s > best) best = s, arg = v;
     }
     out[r] = arg;
