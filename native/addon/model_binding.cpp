@@ -268,7 +268,9 @@ class FineTunerWrap : public Napi::ObjectWrap<FineTunerWrap> {
     exports.Set("FineTuner", DefineClass(env, "FineTuner",
                                          {InstanceMethod("initWeights", &FineTunerWrap::InitWeights),
                                           InstanceMethod("trainStep", &FineTunerWrap::TrainStep),
-                                          InstanceMethod("predict", &FineTunerWrap::Predict)}));
+                                          InstanceMethod("predict", &FineTunerWrap::Predict),
+                                          InstanceMethod("loadEncoder", &FineTunerWrap::LoadEncoder),
+                                          InstanceMethod("save", &FineTunerWrap::Save)}));
   }
   explicit FineTunerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FineTunerWrap>(info) {
     Napi::Env env = info.Env();
@@ -321,6 +323,35 @@ class FineTunerWrap : public Napi::ObjectWrap<FineTunerWrap> {
           *out = t->predict(batch->view());
         },
         [out](Napi::Env e) -> Napi::Value { return float32_array(e, out->data(), out->size()); });
+  }
+  // loadEncoder(dir) -> unused tensor names
+  Napi::Value LoadEncoder(const Napi::CallbackInfo& info) {
+    std::string dir = info[0].ToString();
+    auto un = guard(info.Env(), [&] { return trainer_->load_encoder(dir); });
+    auto a = Napi::Array::New(info.Env(), un.size());
+    for (size_t i = 0; i < un.size(); i++) a[i] = un[i];
+    return a;
+  }
+  // save(dir, extraConfig: Record<string, unknown>) -> ElectraForSequenceClassification directory
+  Napi::Value Save(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string dir = info[0].ToString();
+    std::vector<std::pair<std::string, std::string>> extra;
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Object o = info[1].As<Napi::Object>();
+      Napi::Object JSON = env.Global().Get("JSON").As<Napi::Object>();
+      Napi::Function stringify = JSON.Get("stringify").As<Napi::Function>();
+      Napi::Array keys = o.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); i++) {
+        std::string k = keys.Get(i).ToString();
+        extra.push_back({k, stringify.Call(JSON, {o.Get(k)}).ToString().Utf8Value()});
+      }
+    }
+    guard(env, [&] {
+      trainer_->save(dir, extra);
+      return 0;
+    });
+    return env.Undefined();
   }
   std::shared_ptr<electra::FinetuneTrainer> trainer_;
   Busy busy_;

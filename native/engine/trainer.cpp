@@ -1,6 +1,8 @@
 // trainer.cpp: optimizer steps for pre-training and fine-tuning.
 #include "engine/trainer.h"
 
+#include <cmath>
+
 #include "engine/common.h"
 #include "engine/checkpoint.h"
 #include "engine/json.h"
@@ -157,11 +159,40 @@ FinetuneOptions FinetuneOptions::from_json(const std::string& text) {
   if (head != "electra" && head != "hf") throw Error(what + ": head must be \"electra\" or \"hf\"");
   o.model.head = head == "hf" ? ClsHeadKind::HuggingFace : ClsHeadKind::Electra;
   o.model.classifier_dropout = (float)v.get_number_or("classifier_dropout", what, 0.1);
+  o.layerwise_lr_decay = v.get_number_or("layerwise_lr_decay", what, o.layerwise_lr_decay);
+  const std::string mode = v.get_string_or("layerwise_mode", what, "electra");
+  if (mode != "electra" && mode != "corrected") throw Error(what + ": layerwise_mode must be \"electra\" or \"corrected\"");
+  o.layerwise_corrected = mode == "corrected";
+  if (!(o.layerwise_lr_decay > 0 && o.layerwise_lr_decay <= 1)) throw Error(what + ": layerwise_lr_decay must be in (0, 1]");
   read_common(v, o.schedule, o.adam, o.seed, what);
   return o;
 }
 
-FinetuneTrainer::FinetuneTrainer(const FinetuneOptions& opt) : opt_(opt), model_(opt.model), adam_(model_.table(), opt.adam) {}
+FinetuneTrainer::FinetuneTrainer(const FinetuneOptions& opt) : opt_(opt), model_(opt.model), adam_(model_.table(), opt.adam) {
+  const int L = opt.model.model.num_hidden_layers;
+  for (const auto& e : model_.table().entries()) {
+    const bool head = e.depth > L;  // the table puts heads at L + 1
+    const int top = opt_.layerwise_corrected ? L + 1 : L + 2;
+    const int depth = head ? top : e.depth;
+    lr_scale_.push_back(std::pow(opt_.layerwise_lr_decay, top - depth));
+  }
+}
+
+std::vector<std::string> FinetuneTrainer::load_encoder(const std::string& dir) {
+  LoadReport r = load_model_dir(dir, model_.table(), model_.params().data());
+  std::vector<std::string> missing;
+  for (const auto& m : r.missing)
+    if (m.rfind("classifier.", 0) != 0) missing.push_back(m);
+  if (!missing.empty())
+    throw Error(dir + ": not an ELECTRA encoder of this size (" + std::to_string(missing.size()) + " tensors missing, e.g. " +
+                missing[0] + ")");
+  return r.unexpected;
+}
+
+void FinetuneTrainer::save(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& extra) const {
+  save_model_dir(dir, opt_.model.model, "ElectraForSequenceClassification", model_.table(),
+                 const_cast<Classifier<float>&>(model_).params().data(), identity_name, extra);
+}
 
 void FinetuneTrainer::init_weights(double range) { electra::init_weights(model_.table(), model_.params().data(), opt_.seed, range); }
 
@@ -171,7 +202,7 @@ TrainStepResult FinetuneTrainer::train_step(const Batch& b, const int32_t* label
   std::fill(model_.grads().begin(), model_.grads().end(), 0.f);
   res.stats.loss = model_.forward_backward(b, labels, targets, opt_.seed, (uint32_t)step_, true, true);
   res.lr = opt_.schedule.lr_at(step_);
-  res.grad_norm = adam_.step(model_.params().data(), model_.grads().data(), res.lr);
+  res.grad_norm = adam_.step(model_.params().data(), model_.grads().data(), res.lr, &lr_scale_);
   step_++;
   return res;
 }

@@ -72,6 +72,12 @@ struct FinetuneOptions {
   Schedule schedule;
   AdamWConfig adam;
   uint64_t seed = 1;
+  // Layer-wise learning-rate decay (ELECTRA's fine-tuning): a tensor at depth d gets lr * decay^(top - d)
+  // with embeddings at depth 0 and encoder layer i at i + 1. ELECTRA's published code puts the head at
+  // L + 2 (top = L + 2, so the last layer already gets decay^2: an off-by-one); "corrected" puts it at
+  // L + 1. decay 1 turns it off.
+  double layerwise_lr_decay = 0.8;
+  bool layerwise_corrected = false;
   static FinetuneOptions from_json(const std::string& text);
 };
 
@@ -84,12 +90,19 @@ class FinetuneTrainer {
   const std::vector<float>& predict(const Batch& batch);
   Classifier<float>& model() { return model_; }
   void init_weights(double range = 0.02);
+  // Loads the encoder (and the embeddings) from a Hugging Face directory, e.g. a discriminator; the
+  // head keeps its fresh weights unless the directory has one. Returns the tensors it did not use.
+  std::vector<std::string> load_encoder(const std::string& dir);
+  // Writes an ElectraForSequenceClassification directory; extra_config: JSON fields to add.
+  void save(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& extra_config) const;
+  const std::vector<double>& lr_scales() const { return lr_scale_; }
 
  private:
   FinetuneOptions opt_;
   Classifier<float> model_;
   AdamW<float> adam_;
   int64_t step_ = 0;
+  std::vector<double> lr_scale_;  // per parameter-table entry
 };
 
 }  // namespace electra

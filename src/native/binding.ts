@@ -103,6 +103,10 @@ export interface FineTunerHandle {
   trainStep(batch: BatchInput, labels: Int32Array | null, targets?: Float32Array | null): Promise<StepStats>;
   /** Logits (batchSize, numLabels) without dropout. */
   predict(batch: BatchInput): Promise<Float32Array>;
+  /** Loads the encoder from a Hugging Face directory (e.g. a discriminator); returns unused tensor names. */
+  loadEncoder(modelDir: string): string[];
+  /** Writes an ElectraForSequenceClassification directory; `extraConfig` fields join config.json. */
+  save(dir: string, extraConfig?: Record<string, unknown>): void;
 }
 
 /** Counts from an encode call (native/tokenizer/wordpiece.h EncodeStats). */
@@ -262,7 +266,8 @@ export interface NativeBinding {
   Pretrainer: new (optionsJson: string) => PretrainerHandle;
   /** Reads every shard once (checksums) and streams batches; throws naming a bad shard. */
   ShardLoader: new (files: string[], seed: number, shuffle?: boolean) => ShardLoaderHandle;
-  /** Options: JSON of {model, num_labels, head, classifier_dropout, lr, warmup_steps, total_steps, seed}. */
+  /** Options: JSON of {model, num_labels, head, classifier_dropout, lr, warmup_steps, total_steps, seed,
+   * layerwise_lr_decay, layerwise_mode ("electra" | "corrected"), weight_decay, clip_norm, adam_epsilon}. */
   FineTuner: new (optionsJson: string) => FineTunerHandle;
   /** Options: JSON of {out_dir, max_seq_length, seed, examples_per_shard, eval_fraction, max_eval_examples, threads}. */
   PrepareWriter: new (vocabPath: string, lowerCase: boolean, optionsJson: string) => PrepareWriterHandle;

@@ -1,0 +1,71 @@
+// test_finetune.cpp: fine-tuning plumbing: layer-wise learning-rate decay (ELECTRA's depths and the
+// corrected ones), loading an encoder from a discriminator directory, saving the classifier.
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "check.h"
+#include "engine/checkpoint.h"
+#include "engine/classifier.h"
+#include "engine/safetensors.h"
+#include "engine/trainer.h"
+
+using namespace electra;
+
+static FinetuneOptions options(const char* mode) {
+  FinetuneOptions o;
+  ElectraConfig c;
+  c.vocab_size = 40, c.embedding_size = 8, c.hidden_size = 16, c.num_hidden_layers = 2, c.num_attention_heads = 2;
+  c.intermediate_size = 32, c.max_position_embeddings = 16;
+  o.model.model = c;
+  o.model.num_labels = 3;
+  o.layerwise_lr_decay = 0.5;
+  o.layerwise_corrected = std::string(mode) == "corrected";
+  return o;
+}
+
+static double scale_of(FinetuneTrainer& t, const std::string& name) {
+  const auto& es = t.model().table().entries();
+  for (size_t i = 0; i < es.size(); i++)
+    if (es[i].name == name) return t.lr_scales()[i];
+  return -1;
+}
+
+TEST(layerwise_decay_follows_electra_and_the_corrected_depths) {
+  FinetuneTrainer e(options("electra")), c(options("corrected"));
+  // ELECTRA: embeddings 0, layer i at i + 1, head at L + 2 = 4: lr * 0.5^(4 - depth)
+  CHECK(scale_of(e, "electra.embeddings.word_embeddings.weight") == std::pow(0.5, 4));
+  CHECK(scale_of(e, "electra.embeddings_project.weight") == std::pow(0.5, 4));
+  CHECK(scale_of(e, "electra.encoder.layer.0.attention.self.query.weight") == std::pow(0.5, 3));
+  CHECK(scale_of(e, "electra.encoder.layer.1.output.dense.bias") == std::pow(0.5, 2));
+  CHECK(scale_of(e, "classifier.out_proj.weight") == 1.0);
+  // corrected: head at L + 1 = 3, so the last layer gets 0.5^1
+  CHECK(scale_of(c, "electra.embeddings.word_embeddings.weight") == std::pow(0.5, 3));
+  CHECK(scale_of(c, "electra.encoder.layer.1.output.dense.bias") == 0.5);
+  CHECK(scale_of(c, "classifier.out_proj.bias") == 1.0);
+}
+
+TEST(encoder_loads_from_a_discriminator_and_the_classifier_saves) {
+  char tmpl[] = "/tmp/electra-ft-XXXXXX";
+  std::string root = mkdtemp(tmpl);
+  FinetuneOptions o = options("electra");
+  Discriminator<float> d(o.model.model);
+  init_weights(d.table(), d.params().data(), 5, 0.3);
+  save_model_dir(root + "/disc", o.model.model, "ElectraForPreTraining", d.table(), d.params().data());
+  FinetuneTrainer t(o);
+  t.init_weights();
+  auto unexpected = t.load_encoder(root + "/disc");
+  CHECK(unexpected.size() == 4);  // discriminator_predictions.* is not used by a classifier
+  const auto& te = t.model().table();
+  for (const auto& e : d.table().entries()) {
+    const TensorEntry* f = te.find(e.name);
+    if (!f) continue;
+    for (size_t i = 0; i < e.size; i++) CHECK(t.model().params()[f->offset + i] == d.params()[e.offset + i]);
+  }
+  t.save(root + "/cls", {{"num_labels", "3"}});
+  SafeTensors st = SafeTensors::load(root + "/cls/model.safetensors");
+  CHECK(st.find("classifier.out_proj.weight") && st.find("electra.encoder.layer.1.output.LayerNorm.bias"));
+  CHECK_THROWS(t.load_encoder(root + "/nope"), "nope");
+}
+
+TEST_MAIN()
