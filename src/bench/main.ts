@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { benchTokenizer } from "./tokenizer.js";
 import { runWorkload } from "./workloads.js";
 
-const WORKLOADS = ["tokenizer", "pretrain_step", "finetune_step", "inference"];
+const WORKLOADS = ["tokenizer", "pretrain_step", "pretrain_loop", "finetune_step", "inference"];
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
