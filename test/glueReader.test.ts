@@ -272,6 +272,9 @@ describe("malformed rows: file:line errors", () => {
       "x.tsv:4: expected text in column 3 of 4 (RTE dev), got an empty field",
     ]);
     expect(() => parseGlueTsv(TASKS.rte, "dev", Buffer.from(rte + "1\tA.\tB.\tyes\n"), "x.tsv", { skipMalformed: true })).toThrow(/label "yes"/);
+    // Row numbers (CoLA has no id column) count skipped rows, as ELECTRA's eid does.
+    const cola = parseGlueTsv(TASKS.cola, "dev", Buffer.from("s\t1\t\tA.\ns\t1\tB.\ns\t0\t*\tC.\n"), "x.tsv", { skipMalformed: true });
+    expect(cola.examples.map((e) => e.index)).toEqual(["0", "2"]);
   });
 
   it("a file with no rows is an error", () => {

@@ -86,7 +86,6 @@ export function parseGlueTsv(
   const tabs: number[] = [];
   let pos = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
   let line = 0;
-  let row = 0;
   let nextTab = buf.indexOf(TAB, pos); // kept across lines, so that every byte is scanned once
 
   while (pos < buf.length) {
@@ -108,11 +107,10 @@ export function parseGlueTsv(
       const k = c < 0 ? n + c : c;
       return buf.toString("utf8", k === 0 ? start : tabs[k - 1] + 1, k === n - 1 ? end : tabs[k]);
     };
-    const fail = (what: string): string | undefined => {
+    const fail = (what: string): void => {
       const msg = `${file}:${line}: ${what}`;
       if (!options.skipMalformed) throw new Error(msg);
       skipped.push(msg);
-      return undefined;
     };
 
     const countOk = layout.extraColumns ? n >= layout.columns : n === layout.columns;
@@ -124,7 +122,8 @@ export function parseGlueTsv(
     }
     if (line === 1 && layout.header) continue;
 
-    const index = layout.index === undefined ? String(row) : col(layout.index);
+    // Without an id column: the row number after the header, skipped rows counted (ELECTRA's eid).
+    const index = layout.index === undefined ? String(line - 1 - (layout.header ? 1 : 0)) : col(layout.index);
     const textA = col(layout.textA);
     const textB = layout.textB === undefined ? undefined : col(layout.textB);
     if (textA.trim() === "" || (textB !== undefined && textB.trim() === "")) {
@@ -153,7 +152,6 @@ export function parseGlueTsv(
       ex.label = id;
     }
     examples.push(ex);
-    row++;
   }
   // A completely empty final line is the last row's newline: the loop stops before it, since pos
   // reaches buf.length. A file with no rows at all is an error.
