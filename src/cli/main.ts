@@ -1,6 +1,7 @@
 // main.ts: the yargs command table. Commands parse options and pick a reporter; no logic here.
 import yargs from "yargs";
 import { detectCommand } from "./detect.js";
+import { evalCommand, evalDescription, evalOptions } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { pretrainCommand, pretrainDescription, pretrainOptions } from "./pretrain.js";
 import { prepareCommand, prepareDescription, prepareOptions } from "./prepare.js";
@@ -8,11 +9,6 @@ import { tokenizeCommand, tokenizeDescription, tokenizeOptions } from "./tokeniz
 import { vocabCommand, vocabDescription, vocabOptions } from "./vocab.js";
 
 class UsageError extends Error {}
-
-function notYet(name: string, issue: string): number {
-  process.stderr.write(`electra ${name}: not implemented yet (${issue}). Nothing was done.\n`);
-  return 2;
-}
 
 export async function run(argv: string[]): Promise<number> {
   let code = 0;
@@ -55,8 +51,8 @@ export async function run(argv: string[]): Promise<number> {
     .command("pretrain", pretrainDescription, pretrainOptions, async (a) => {
       code = await pretrainCommand(a);
     })
-    .command("eval", "Fine-tune and score a model on GLUE tasks", {}, () => {
-      code = notYet("eval", "the eval issue");
+    .command("eval", evalDescription, evalOptions, async (a) => {
+      code = await evalCommand(a);
     })
     .demandCommand(1, "Name a command; `electra --help` lists them.")
     .strict()

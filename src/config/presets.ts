@@ -93,3 +93,24 @@ export const VOCAB_DEFAULTS = {
   specialTokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
 } as const;
 export const TRAINED_VOCAB_SPECIAL_IDS = { pad: 0, unk: 1, cls: 2, sep: 3, mask: 4 } as const;
+
+// ELECTRA's GLUE fine-tuning recipe (Clark et al., 2020, Table 7; finetune/configure_finetuning.py):
+// lr 3e-4 (Small), 1e-4 (Base), 5e-5 (Large); layer-wise decay 0.8 (0.9 Large); 3 epochs (10 for
+// RTE and STS-B, in the task table); 10% warm-up; batch 32; 128 tokens; Adam epsilon 1e-6; clip 1;
+// dropout 0.1; weight decay 0.01.
+export const FINETUNE_DEFAULTS = {
+  batchSize: 32,
+  maxSeqLength: 128,
+  warmupFraction: 0.1,
+  weightDecay: 0.01,
+  adamEpsilon: 1e-6,
+  clipNorm: 1.0,
+  classifierDropout: 0.1,
+} as const;
+
+/** ELECTRA's learning rate and layer-wise decay for a model of this hidden size. */
+export function finetuneRecipe(hiddenSize: number): { lr: number; layerwiseLrDecay: number; size: "small" | "base" | "large" } {
+  if (hiddenSize <= 256) return { lr: 3e-4, layerwiseLrDecay: 0.8, size: "small" };
+  if (hiddenSize <= 768) return { lr: 1e-4, layerwiseLrDecay: 0.8, size: "base" };
+  return { lr: 5e-5, layerwiseLrDecay: 0.9, size: "large" };
+}

@@ -89,6 +89,22 @@ export function TrainView({ state }: { state: DashboardState }) {
   );
 }
 
+export function FinetuneView({ state }: { state: DashboardState }) {
+  const f = state.ft;
+  if (!f || state.done) return null;
+  return (
+    <Box flexDirection="column">
+      <Box>
+        <ProgressBar fraction={f.totalSteps ? f.step / f.totalSteps : 0} />
+        <Text>
+          {" "}
+          {f.task} · seed {f.seed} · epoch {f.epoch} · step {f.step}/{f.totalSteps} · loss {f.loss.toFixed(4)} · ETA {formatDuration(f.etaSec)}
+        </Text>
+      </Box>
+    </Box>
+  );
+}
+
 export function Dashboard({ state }: { state: DashboardState }) {
   return (
     <Box flexDirection="column">
@@ -96,6 +112,7 @@ export function Dashboard({ state }: { state: DashboardState }) {
       <Text bold>{state.title}</Text>
       <PrepareView state={state} />
       <TrainView state={state} />
+      <FinetuneView state={state} />
     </Box>
   );
 }

@@ -59,7 +59,30 @@ export interface DoneEvent {
   summary: Record<string, unknown>;
 }
 
+export interface FinetuneStepEvent {
+  type: "ft-step";
+  task: string;
+  seed: number;
+  epoch: number;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  elapsedSec: number;
+  etaSec: number | null;
+}
+export interface TaskResultEvent {
+  type: "task-result";
+  task: string;
+  seed: number;
+  metrics: Record<string, number>; // e.g. {"mrpc:f1": 88.1, "mrpc:accuracy": 84.0}
+  nTrain: number;
+  nDev: number;
+}
+
 export type WorkEvent =
+  | FinetuneStepEvent
+  | TaskResultEvent
   | LogEvent
   | PrepareStartEvent
   | PrepareProgressEvent

@@ -25,6 +25,10 @@ export function plainLine(e: WorkEvent): string | null {
       return `eval @${e.step}: ` + Object.entries(e.metrics).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(", ");
     case "checkpoint":
       return `checkpoint @${e.step}: ${e.path}`;
+    case "ft-step":
+      return `${e.task} seed ${e.seed} epoch ${e.epoch} step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} elapsed ${formatDuration(e.elapsedSec)} ETA ${formatDuration(e.etaSec)}`;
+    case "task-result":
+      return `${e.task} seed ${e.seed}: ` + Object.entries(e.metrics).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
     case "done":
       return "done";
   }

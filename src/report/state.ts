@@ -1,5 +1,5 @@
 // state.ts: folds work events into the state a dashboard shows. Pure: no React, no I/O.
-import type { EvalEvent, PrepareProgressEvent, StepEvent, WorkEvent } from "./events.js";
+import type { EvalEvent, FinetuneStepEvent, PrepareProgressEvent, StepEvent, WorkEvent } from "./events.js";
 
 export interface DashboardState {
   title: string;
@@ -9,6 +9,7 @@ export interface DashboardState {
   losses: { step: number; loss: number; genLoss: number; discLoss: number }[];
   evals: EvalEvent[];
   checkpoints: { step: number; path: string }[];
+  ft?: FinetuneStepEvent;
   done: boolean;
 }
 
@@ -42,6 +43,10 @@ export function reduce(s: DashboardState, e: WorkEvent): DashboardState {
       return { ...s, evals: [...s.evals, e] };
     case "checkpoint":
       return { ...s, checkpoints: [...s.checkpoints, { step: e.step, path: e.path }], logs: log(`checkpoint @${e.step}: ${e.path}`) };
+    case "ft-step":
+      return { ...s, ft: e };
+    case "task-result":
+      return { ...s, logs: log(`${e.task} (seed ${e.seed}, ${e.nTrain} train / ${e.nDev} dev): ` + Object.entries(e.metrics).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")) };
     case "done":
       return { ...s, done: true };
   }
