@@ -72,7 +72,7 @@ export const PRESETS: Record<"tiny" | "small" | "base" | "large", ModelPreset> =
   tiny: {
     discriminator: config({ embedding_size: 64, hidden_size: 128, num_hidden_layers: 4, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: 128 }),
     generator: config({ embedding_size: 64, hidden_size: 32, num_hidden_layers: 4, num_attention_heads: 1, intermediate_size: 128, max_position_embeddings: 128 }),
-    lr: 5e-4, batchSize: 32, maskProb: 0.15, seqLen: 128, steps: 20_000, warmupSteps: 200,
+    lr: 1e-4, batchSize: 32, maskProb: 0.15, seqLen: 128, steps: 20_000, warmupSteps: 200,
   },
 };
 
