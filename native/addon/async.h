@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,6 +47,33 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Work work_;
   Result result_;
+};
+
+// Guards an object against a second call while a worker uses it: run() fails at once with a clear
+// message instead of racing, and releases the object when the work ends (even by an exception).
+class Busy {
+ public:
+  explicit Busy(const char* what = "the model") : what_(what) {}
+  template <typename Work>
+  Napi::Promise run(Napi::Env env, Work work, PromiseWorker::Result result) {
+    if (flag_->exchange(true))
+      throw Napi::Error::New(env, std::string(what_) + " is busy with another call; await it first");
+    auto flag = flag_;
+    return PromiseWorker::Run(
+        env,
+        [flag, work] {
+          struct Release {
+            std::shared_ptr<std::atomic<bool>> f;
+            ~Release() { *f = false; }
+          } r{flag};
+          work();
+        },
+        std::move(result));
+  }
+
+ private:
+  const char* what_;
+  std::shared_ptr<std::atomic<bool>> flag_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 // Copies an Int32Array (or null/undefined -> empty) into a vector, checking its length.

@@ -41,17 +41,14 @@ class ShardLoaderWrap : public Napi::ObjectWrap<ShardLoaderWrap> {
     Napi::Env env = info.Env();
     const int B = info[0].ToNumber().Int32Value();
     if (B <= 0) throw Napi::RangeError::New(env, "batch size must be positive");
-    if (busy_->exchange(true)) throw Napi::Error::New(env, "ShardLoader is busy; await the previous next()");
     auto l = loader_;
-    auto flag = busy_;
     const size_t n = (size_t)B * l->seq_len();
     auto ids = std::make_shared<std::vector<int32_t>>(n), tt = std::make_shared<std::vector<int32_t>>(n),
          mask = std::make_shared<std::vector<int32_t>>(n);
     auto pos = std::make_shared<electra::LoaderPosition>();
-    return PromiseWorker::Run(
+    return busy_.run(
         env,
-        [l, flag, B, ids, tt, mask, pos] {
-          struct Release { std::shared_ptr<std::atomic<bool>> f; ~Release() { *f = false; } } r{flag};
+        [l, B, ids, tt, mask, pos] {
           l->next(B, ids->data(), tt->data(), mask->data());
           *pos = l->position();
         },
@@ -99,7 +96,7 @@ class ShardLoaderWrap : public Napi::ObjectWrap<ShardLoaderWrap> {
     return Napi::String::New(info.Env(), hex);
   }
   std::shared_ptr<electra::ShardLoader> loader_;
-  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+  Busy busy_{"ShardLoader"};
 };
 
 static void InitLoader(Napi::Env env, Napi::Object exports) { ShardLoaderWrap::Init(env, exports); }

@@ -60,18 +60,6 @@ static Napi::Object stats_object(Napi::Env env, const electra::TrainStepResult& 
   return o;
 }
 
-// Guards an object against a second call while a worker uses it.
-class Busy {
- public:
-  void enter(Napi::Env env) {
-    if (busy_->exchange(true)) throw Napi::Error::New(env, "the model is busy with another call; await it first");
-  }
-  std::shared_ptr<std::atomic<bool>> flag() { return busy_; }
-
- private:
-  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
-};
-
 // ---- Discriminator --------------------------------------------------------------------------------
 class DiscriminatorWrap : public Napi::ObjectWrap<DiscriminatorWrap> {
  public:
@@ -103,14 +91,11 @@ class DiscriminatorWrap : public Napi::ObjectWrap<DiscriminatorWrap> {
   Napi::Value Logits(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto batch = std::make_shared<HostBatch>(read_batch(info[0]));
-    busy_.enter(env);
     auto model = model_;
-    auto flag = busy_.flag();
     auto out = std::make_shared<std::vector<float>>();
-    return PromiseWorker::Run(
+    return busy_.run(
         env,
-        [model, batch, out, flag] {
-          struct Release { std::shared_ptr<std::atomic<bool>> f; ~Release() { *f = false; } } r{flag};
+        [model, batch, out] {
           *out = model->forward(batch->view());
         },
         [out](Napi::Env e) -> Napi::Value { return float32_array(e, out->data(), out->size()); });
@@ -167,14 +152,11 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     auto arr = info[0].As<Napi::Array>();
     auto batches = std::make_shared<std::vector<HostBatch>>();
     for (uint32_t i = 0; i < arr.Length(); i++) batches->push_back(read_batch(arr.Get(i)));
-    busy_.enter(env);
     auto t = trainer_;
-    auto flag = busy_.flag();
     auto res = std::make_shared<electra::TrainStepResult>();
-    return PromiseWorker::Run(
+    return busy_.run(
         env,
-        [t, batches, res, flag] {
-          struct Release { std::shared_ptr<std::atomic<bool>> f; ~Release() { *f = false; } } r{flag};
+        [t, batches, res] {
           std::vector<electra::Batch> views;
           for (auto& b : *batches) views.push_back(b.view());
           *res = t->train_step(views);
@@ -227,16 +209,13 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     Napi::Env env = info.Env();
     auto batch = std::make_shared<HostBatch>(read_batch(info[0]));
     const uint32_t salt = info[1].ToNumber().Uint32Value();
-    busy_.enter(env);
     auto t = trainer_;
-    auto flag = busy_.flag();
     auto res = std::make_shared<electra::TrainStepResult>();
     auto logits = std::make_shared<std::vector<float>>();
     auto labels = std::make_shared<std::vector<int32_t>>();
-    return PromiseWorker::Run(
+    return busy_.run(
         env,
-        [t, batch, salt, res, logits, labels, flag] {
-          struct Release { std::shared_ptr<std::atomic<bool>> f; ~Release() { *f = false; } } r{flag};
+        [t, batch, salt, res, logits, labels] {
           res->stats = t->evaluate(batch->view(), salt);
           res->step = t->step();
           if (t->model().has_discriminator()) {
@@ -296,14 +275,11 @@ class FineTunerWrap : public Napi::ObjectWrap<FineTunerWrap> {
       auto a = info[2].As<Napi::Float32Array>();
       targets->assign(a.Data(), a.Data() + a.ElementLength());
     }
-    busy_.enter(env);
     auto t = trainer_;
-    auto flag = busy_.flag();
     auto res = std::make_shared<electra::TrainStepResult>();
-    return PromiseWorker::Run(
+    return busy_.run(
         env,
-        [t, batch, labels, targets, res, flag] {
-          struct Release { std::shared_ptr<std::atomic<bool>> f; ~Release() { *f = false; } } r{flag};
+        [t, batch, labels, targets, res] {
           *res = t->train_step(batch->view(), labels->empty() ? nullptr : labels->data(),
                                targets->empty() ? nullptr : targets->data());
         },
@@ -312,14 +288,11 @@ class FineTunerWrap : public Napi::ObjectWrap<FineTunerWrap> {
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto batch = std::make_shared<HostBatch>(read_batch(info[0]));
-    busy_.enter(env);
     auto t = trainer_;
-    auto flag = busy_.flag();
     auto out = std::make_shared<std::vector<float>>();
-    return PromiseWorker::Run(
+    return busy_.run(
         env,
-        [t, batch, out, flag] {
-          struct Release { std::shared_ptr<std::atomic<bool>> f; ~Release() { *f = false; } } r{flag};
+        [t, batch, out] {
           *out = t->predict(batch->view());
         },
         [out](Napi::Env e) -> Napi::Value { return float32_array(e, out->data(), out->size()); });

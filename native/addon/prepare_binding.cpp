@@ -68,14 +68,11 @@ class PrepareWriterWrap : public Napi::ObjectWrap<PrepareWriterWrap> {
  private:
   template <typename Fn>
   Napi::Value Async(Napi::Env env, Fn fn) {
-    if (busy_->exchange(true)) throw Napi::Error::New(env, "PrepareWriter is busy; await the previous call");
     auto w = writer_;
-    auto flag = busy_;
     auto stats = std::make_shared<electra::PrepareStats>();
-    return PromiseWorker::Run(
+    return busy_.run(
         env,
-        [w, flag, stats, fn] {
-          struct Release { std::shared_ptr<std::atomic<bool>> f; ~Release() { *f = false; } } r{flag};
+        [w, stats, fn] {
           fn(*w);
           *stats = w->stats();
         },
@@ -105,7 +102,7 @@ class PrepareWriterWrap : public Napi::ObjectWrap<PrepareWriterWrap> {
     return Async(info.Env(), [](electra::PrepareWriter& w) { w.finish(); });
   }
   std::shared_ptr<electra::PrepareWriter> writer_;
-  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+  Busy busy_{"PrepareWriter"};
 };
 
 // fileHash(path) -> FNV-1a 64 of the file's bytes, as 16 hex digits.
