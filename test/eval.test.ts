@@ -64,6 +64,23 @@ describe("electra eval", () => {
     expect(r.stdout).toContain("| sst2 |");
   });
 
+  it("runs every task on miniature GLUE files: reads, trains, scores and writes all submissions (AX by the MNLI model)", () => {
+    const out = join(dir, "all");
+    const r = runCli(["eval", "--model", model, "--task", "all", "--data-dir", join(repoRoot, "test", "fixtures", "glue"), "--out", out, "--epochs", "1", "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    expect(Object.keys(res.tasks).sort()).toEqual(["cola", "mnli", "mrpc", "qnli", "qqp", "rte", "sst2", "stsb", "wnli"]);
+    expect(Object.keys(res.tasks.mnli.median).sort()).toEqual(["mnli-m", "mnli-mm"]);
+    expect(Object.keys(res.tasks.stsb.median.stsb).sort()).toEqual(["pearson", "spearman"]);
+    expect(Number.isFinite(res.glue_score)).toBe(true);
+    for (const f of ["CoLA", "SST-2", "MRPC", "STS-B", "QQP", "MNLI-m", "MNLI-mm", "QNLI", "RTE", "WNLI", "AX"])
+      expect(existsSync(join(out, "submission", `${f}.tsv`))).toBe(true);
+    const ax = readFileSync(join(out, "submission", "AX.tsv"), "utf8").trim().split("\n");
+    expect(ax[0]).toBe("index\tprediction");
+    expect(ax.slice(1).every((l) => /\t(entailment|neutral|contradiction)$/.test(l))).toBe(true);
+  });
+
   it("explains bad input", () => {
     expect(runCli(["eval", "--model", model, "--task", "nope", "--data-dir", glue]).stderr).toMatch(/nope/);
     const missing = runCli(["eval", "--model", model, "--task", "rte", "--data-dir", glue, "--out", join(dir, "o2")]);

@@ -78,6 +78,18 @@ describe("electra pretrain", () => {
     expect(readFileSync(join(b, "checkpoint-12", "discriminator", "model.safetensors"))).toEqual(readFileSync(join(a, "checkpoint-12", "discriminator", "model.safetensors")));
   });
 
+  it("--init-from starts from existing weights in Hugging Face's layout", () => {
+    const from = join(dir, "straight", "checkpoint-12");
+    const out = join(dir, "init");
+    const r = runCli(["pretrain", "--data", data, "--config", small, "--steps", "2", "--batch-size", "4", "--log-every", "1", "--out", out, "--init-from", join(from, "discriminator"), join(from, "generator"), "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain(`initialised from ${join(from, "discriminator")} and ${join(from, "generator")}`);
+    // the first step's loss is the trained model's, well below a fresh model's
+    const fresh = runCli(["pretrain", "--data", data, "--config", small, "--steps", "2", "--batch-size", "4", "--log-every", "1", "--out", join(dir, "fresh"), "--json"]);
+    const first = (s: string) => events(s).find((e) => e.type === "step").loss;
+    expect(first(r.stdout)).toBeLessThan(first(fresh.stdout));
+  });
+
   it("survives kill -9 at random moments: --resume always finds a complete checkpoint", async () => {
     const out = join(dir, "crash");
     const base = ["pretrain", "--data", data, "--config", small, "--batch-size", "4", "--keep", "2", "--log-every", "50", "--eval-every", "100000", "--out", out, "--json"];
