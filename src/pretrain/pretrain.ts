@@ -182,7 +182,7 @@ export async function* pretrain(opts: PretrainOptions): AsyncGenerator<WorkEvent
   yield { type: "log", level: "info", message: `${config.objective === "electra" ? "ELECTRA" : "MLM"} pre-training, preset ${config.preset}: ${trainer.numParams.toLocaleString("en-US")} parameters, batch ${config.batchSize}${config.accumulate > 1 ? ` (${config.accumulate} x ${micro})` : ""}, ${data.seqLen} tokens, steps ${startStep}..${config.steps}, data ${data.dir} (${loader.examples} examples)` };
 
   const evalLoader = data.eval.length ? new n.ShardLoader(data.eval, config.seed, false) : null;
-  async function evaluate(step: number): Promise<Record<string, number>> {
+  async function evaluate(): Promise<Record<string, number>> {
     const acc = emptyEval();
     evalLoader!.seek({ epoch: 0, shard: 0, example: 0 });
     const batches = Math.min(config.evalBatches, Math.ceil(evalLoader!.examples / micro));
@@ -190,7 +190,6 @@ export async function* pretrain(opts: PretrainOptions): AsyncGenerator<WorkEvent
       const b = await evalLoader!.next(micro);
       addEval(acc, await trainer.evaluate(b, i), b.attentionMask);
     }
-    void step;
     return evalMetrics(acc, config.objective === "electra");
   }
 
@@ -202,9 +201,8 @@ export async function* pretrain(opts: PretrainOptions): AsyncGenerator<WorkEvent
 
   const t0 = Date.now();
   let asideMs = 0; // evaluation and checkpoints: not part of a training step's cost
-  let engineMs = 0, lastLogTime = Date.now(), lastLogStep = startStep, tokensSinceLog = 0;
+  let engineMs = 0, lastLogTime = Date.now(), tokensSinceLog = 0;
   let position = loader.position;
-  let lastSaved = existing.length && opts.resume ? trainer.step : -1;
   let pending = loader.next(micro); // prefetch: the next batch loads while a step runs
   for (let step = trainer.step; step < config.steps; step++) {
     const batches: LoadedBatch[] = [];
@@ -234,19 +232,17 @@ export async function* pretrain(opts: PretrainOptions): AsyncGenerator<WorkEvent
       appendFileSync(metricsFile, JSON.stringify({ step: done, loss: s.loss, gen_loss: s.genLoss, disc_loss: s.discLoss, lr: s.lr, grad_norm: s.gradNorm, tokens_per_s: Math.round(tps), elapsed_s: Math.round(elapsed * 10) / 10, host_overhead: Math.round(hostOverhead * 1e4) / 1e4 }) + "\n");
       yield ev;
       lastLogTime = now;
-      lastLogStep = done;
       tokensSinceLog = 0;
     }
     const ta = Date.now();
     if (evalLoader && (done % config.evalEvery === 0 || done === config.steps)) {
-      const metrics = await evaluate(done);
+      const metrics = await evaluate();
       appendFileSync(metricsFile, JSON.stringify({ step: done, eval: metrics }) + "\n");
       yield { type: "eval", step: done, metrics };
     }
     const stopping = opts.stop?.requested === true;
     if (done % config.saveEvery === 0 || done === config.steps || stopping) {
       const path = save(done, position, elapsed);
-      lastSaved = done;
       yield { type: "checkpoint", step: done, path };
     }
     asideMs += Date.now() - ta;
