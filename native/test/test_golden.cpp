@@ -28,7 +28,7 @@ using namespace electra;
 
 static std::string golden_path() {
   const char* src = std::getenv("ELECTRA_SOURCE_DIR");
-  return std::string(src ? src : ".") + "/native/test/golden/electra_tiny.safetensors";
+  return std::string(src ? src : ELECTRA_SOURCE_DIR_DEFAULT) + "/native/test/golden/electra_tiny.safetensors";
 }
 
 struct Golden {
