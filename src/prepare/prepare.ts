@@ -1,7 +1,7 @@
 // prepare.ts: `electra prepare` as work that yields events: raw text -> (trained or given) WordPiece
 // vocabulary -> ELECTRA-packed shards, a held-out split, vocab.txt and manifest.json. The native
 // PrepareWriter does the per-token work; this file finds inputs, feeds bytes and keeps the books.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, accessSync, constants } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, accessSync, constants } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { native, type PrepareStats } from "../native/binding.js";
@@ -231,8 +231,14 @@ async function* trainVocabulary(inputs: InputFile[], out: string, size: number, 
       }
     }
     if (f.jsonl && carry.trim()) {
-      const v = JSON.parse(carry);
-      if (typeof v[opts.textField] === "string") await trainer.feed(enc.encode(v[opts.textField] + "\n"));
+      let v: Record<string, unknown>;
+      try {
+        v = JSON.parse(carry);
+      } catch (e) {
+        throw new Error(`${f.path}:${line + 1}: invalid JSON (${(e as Error).message})`);
+      }
+      if (typeof v[opts.textField] !== "string") throw new Error(`${f.path}:${line + 1}: no string field "${opts.textField}" in this JSON line (choose the field with --text-field)`);
+      await trainer.feed(enc.encode(v[opts.textField] + "\n"));
     }
     await trainer.endInput();
     done += f.bytes;
@@ -242,6 +248,3 @@ async function* trainVocabulary(inputs: InputFile[], out: string, size: number, 
   return true;
 }
 
-export function statBytes(p: string): number {
-  return statSync(p).size;
-}
