@@ -10,11 +10,15 @@ oracle (gen_golden.py is) and not part of any test.
 Run with Debian's interpreter (torch 1.13; pyenv's python3 has no torch):
     /usr/bin/python3 native/bench/torch_reference.py [--steps 3] [--warmup 1]
         [--only pretrain_step,finetune_step,inference] [--dtypes fp32,bf16] [--threads 1,2] [--no-peak]
+        [--budget-s 30]
     /usr/bin/python3 native/bench/torch_reference.py --check
 Prints one JSON line per (workload, dtype, threads), each measured in a fresh process (the script
 re-invokes itself with --one workload,dtype,threads) so that peak_rss_mb is that workload's own,
 plus one `gemm_peak` line per dtype (single-thread library GEMM, the measured per-core peak).
-Timing: `--warmup` untimed steps, then the median of `--steps` timed steps.
+Timing: `--warmup` untimed steps, then the median of `--steps` timed steps, fewer (at least one) once
+`--budget-s` seconds of timed steps have passed; "steps" in the line says how many were timed. On two idle
+cores the whole run takes about 3 minutes; on a busy machine the 2-thread runs can be many times slower
+(OpenMP threads wait for a descheduled partner), and so can the run.
 
 bf16: torch.autocast("cpu", bfloat16) around forward and loss; LayerNorm runs in fp32 on fp32
 inputs (torch 1.13's CPU autocast would otherwise feed it bf16), losses are computed on fp32 logits.
@@ -334,14 +338,14 @@ MAKERS = {"pretrain_step": make_pretrain_step, "finetune_step": make_finetune_st
 
 
 # ---------------------------------------------------------------- measuring
-def run_one(workload, dtype, threads, steps, warmup):
+def run_one(workload, dtype, threads, steps, warmup, budget_s):
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     step = MAKERS[workload](dtype)
     for _ in range(warmup):
         step()
     times = []
-    for _ in range(steps):
+    while len(times) < steps and (not times or sum(times) < budget_s):
         t0 = time.perf_counter()
         out = step()
         times.append(time.perf_counter() - t0)
@@ -352,7 +356,7 @@ def run_one(workload, dtype, threads, steps, warmup):
     tps = B * T / step_s
     return {"bench": workload, "impl": "pytorch", "model": "electra-small", "batch": B, "seq": T,
             "dtype": dtype, "threads": torch.get_num_threads(), "tokens_per_s": round(tps),
-            "step_ms": round(step_s * 1000), "steps": steps,
+            "step_ms": round(step_s * 1000), "steps": len(times),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "gflops": round(flops * tps / 1e9, 1), "flops_per_token": round(flops),
             "torch": torch.__version__}
@@ -448,6 +452,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=3, help="timed steps per measurement (median)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    ap.add_argument("--budget-s", type=float, default=30.0,
+                    help="stop timing a measurement after this many seconds (at least one timed step)")
     ap.add_argument("--only", default=",".join(WORKLOADS))
     ap.add_argument("--dtypes", default="fp32,bf16")
     ap.add_argument("--threads", default="1,2")
@@ -462,7 +468,7 @@ def main():
         if w == "gemm_peak":
             line = gemm_peak(d, int(n))
         else:
-            line = run_one(w, d, int(n), a.steps, a.warmup)
+            line = run_one(w, d, int(n), a.steps, a.warmup, a.budget_s)
         print(json.dumps(line), flush=True)
         return 0
     jobs = [(w, d, int(n)) for w in a.only.split(",") if w in MAKERS
@@ -473,7 +479,7 @@ def main():
     for w, d, n in jobs:
         env = dict(os.environ, OMP_NUM_THREADS=str(n), OPENBLAS_NUM_THREADS=str(n))
         r = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", "%s,%s,%d" % (w, d, n),
-                            "--steps", str(a.steps), "--warmup", str(a.warmup)], env=env)
+                            "--steps", str(a.steps), "--warmup", str(a.warmup), "--budget-s", str(a.budget_s)], env=env)
         failed += r.returncode != 0
     return 1 if failed else 0
 

@@ -4,7 +4,7 @@
 //   npm run bench -- [--only tokenizer,pretrain_step,pretrain_loop,finetune_step,inference] [--steps N]
 //                    [--threads N] [--no-reference]
 import { spawnSync } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { compareLines, formatCompareTable, peakPerCore, type MeasuredLine } from "./compare.js";
 import { findTorch, REFERENCE_WORKLOADS, runReference } from "./reference.js";
@@ -28,6 +28,7 @@ async function main(): Promise<number> {
     process.stdout.write(JSON.stringify(line) + "\n");
     return 0;
   }
+  const loadAvg = loadavg()[0]; // before our own work: says whether something else was running
   const only = arg("only", WORKLOADS.join(",")).split(",");
   let failed = 0;
   const ours: MeasuredLine[] = [];
@@ -63,7 +64,7 @@ async function main(): Promise<number> {
   const peak = peakPerCore(ref.lines);
   const cmp = compareLines(ours, ref.lines, peak);
   for (const l of cmp) process.stdout.write(JSON.stringify(l) + "\n");
-  process.stdout.write("\n" + formatCompareTable(cmp, peak, { torch: torch.torch, batch: BATCH, seq: SEQ }) + "\n");
+  process.stdout.write("\n" + formatCompareTable(cmp, peak, { torch: torch.torch, batch: BATCH, seq: SEQ, loadAvg, cores: availableParallelism() }) + "\n");
   return failed ? 1 : 0;
 }
 
