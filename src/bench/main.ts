@@ -1,11 +1,18 @@
-// main.ts: `npm run bench`: each workload in a fresh process, one JSON line per measurement.
-//   npm run bench -- [--only tokenizer,pretrain_step,finetune_step,inference] [--steps N] [--threads N]
+// main.ts: `npm run bench`: each workload in a fresh process, one JSON line per measurement, then the
+// PyTorch reference (native/bench/torch_reference.py) on the same workloads and a comparison: `compare`
+// JSON lines and a plain-text table, after all other lines.
+//   npm run bench -- [--only tokenizer,pretrain_step,pretrain_loop,finetune_step,inference] [--steps N]
+//                    [--threads N] [--no-reference]
 import { spawnSync } from "node:child_process";
+import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
+import { compareLines, formatCompareTable, peakPerCore, type MeasuredLine } from "./compare.js";
+import { findTorch, REFERENCE_WORKLOADS, runReference } from "./reference.js";
 import { benchTokenizer } from "./tokenizer.js";
 import { runWorkload } from "./workloads.js";
 
 const WORKLOADS = ["tokenizer", "pretrain_step", "pretrain_loop", "finetune_step", "inference"];
+const BATCH = 32, SEQ = 128;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,22 +24,47 @@ async function main(): Promise<number> {
   const steps = Number(arg("steps", "3"));
   const threads = Number(arg("threads", "0"));
   if (child) {
-    const line = await runWorkload(child, { batch: 32, seq: 128, steps, threads });
+    const line = await runWorkload(child, { batch: BATCH, seq: SEQ, steps, threads });
     process.stdout.write(JSON.stringify(line) + "\n");
     return 0;
   }
+  const loadAvg = loadavg()[0]; // before our own work: says whether something else was running
   const only = arg("only", WORKLOADS.join(",")).split(",");
   let failed = 0;
+  const ours: MeasuredLine[] = [];
   for (const w of only) {
     if (w === "tokenizer") {
       await benchTokenizer();
       continue;
     }
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", w, "--steps", String(steps), "--threads", String(threads)], {
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "pipe", "inherit"],
+      encoding: "utf8",
     });
+    process.stdout.write(r.stdout ?? "");
+    for (const l of (r.stdout ?? "").split("\n")) if (l.startsWith("{")) ours.push(JSON.parse(l) as MeasuredLine);
     if (r.status !== 0) failed++;
   }
+
+  const refWorkloads = only.filter((w) => REFERENCE_WORKLOADS.includes(w));
+  if (!refWorkloads.length) return failed ? 1 : 0;
+  if (process.argv.includes("--no-reference")) {
+    process.stdout.write("PyTorch reference skipped: --no-reference\n");
+    return failed ? 1 : 0;
+  }
+  const torch = findTorch();
+  if ("skip" in torch) {
+    process.stdout.write(`PyTorch reference skipped: ${torch.skip}\n`);
+    return failed ? 1 : 0;
+  }
+  // PyTorch at 1 thread and at as many threads as ours ran with
+  const ourThreads = ours.find((l) => refWorkloads.includes(l.bench))?.threads ?? (threads || availableParallelism());
+  const ref = await runReference({ python: torch.python, workloads: refWorkloads, steps, threads: ourThreads });
+  if (!ref.ok) failed++;
+  const peak = peakPerCore(ref.lines);
+  const cmp = compareLines(ours, ref.lines, peak);
+  for (const l of cmp) process.stdout.write(JSON.stringify(l) + "\n");
+  process.stdout.write("\n" + formatCompareTable(cmp, peak, { torch: torch.torch, batch: BATCH, seq: SEQ, loadAvg, cores: availableParallelism() }) + "\n");
   return failed ? 1 : 0;
 }
 

@@ -11,9 +11,11 @@ import { packageRoot } from "../native/binding.js";
 import { prepare, PREPARE_DEFAULTS } from "../prepare/prepare.js";
 import { resolveConfig } from "../pretrain/config.js";
 import { pretrain } from "../pretrain/pretrain.js";
+import { matmulFlopsPerToken, type FlopWorkload } from "./flops.js";
 
 export interface BenchLine {
   bench: string;
+  impl: "electra";
   model: string;
   batch: number;
   seq: number;
@@ -23,6 +25,9 @@ export interface BenchLine {
   step_ms: number;
   steps: number;
   peak_rss_mb: number;
+  /** achieved matrix-product GFLOP/s: flops_per_token x tokens_per_s (flops.ts) */
+  gflops: number;
+  flops_per_token: number;
   host_overhead?: number;
   data?: string;
 }
@@ -106,26 +111,34 @@ export async function runWorkload(name: string, opts: { batch: number; seq: numb
       rmSync(tmp, { recursive: true, force: true });
     }
     stepMs = stepTimes.slice(1).reduce((a, b) => a + b, 0) / Math.max(stepTimes.length - 1, 1); // the first step warms up
+    const tps = (opts.batch * 128 * 1000) / stepMs;
+    const flops = matmulFlopsPerToken("pretrain_loop", small.discriminator, small.generator, 128);
     return {
-      bench: name, model: "electra-small", batch: opts.batch, seq: 128, dtype: "fp32", threads: n.engineInfo().threads,
-      tokens_per_s: Math.round((opts.batch * 128 * 1000) / stepMs), step_ms: Math.round(stepMs), steps: opts.steps,
+      bench: name, impl: "electra", model: "electra-small", batch: opts.batch, seq: 128, dtype: "fp32", threads: n.engineInfo().threads,
+      tokens_per_s: Math.round(tps), step_ms: Math.round(stepMs), steps: opts.steps,
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      gflops: Math.round((flops * tps) / 1e8) / 10, flops_per_token: Math.round(flops),
       host_overhead: Math.round((summary.hostOverhead as number) * 1e4) / 1e4,
       data: dataDir ? "shared corpus, BERT uncased vocabulary" : "built-in corpus",
     };
   } else {
     throw new Error(`unknown workload ${name}`);
   }
+  const tps = (opts.batch * opts.seq * 1000) / stepMs;
+  const flops = matmulFlopsPerToken(name as FlopWorkload, small.discriminator, small.generator, opts.seq);
   return {
     bench: name,
+    impl: "electra",
     model: "electra-small",
     batch: opts.batch,
     seq: opts.seq,
     dtype: "fp32",
     threads: n.engineInfo().threads,
-    tokens_per_s: Math.round((opts.batch * opts.seq * 1000) / stepMs),
+    tokens_per_s: Math.round(tps),
     step_ms: Math.round(stepMs),
     steps: opts.steps,
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    gflops: Math.round((flops * tps) / 1e8) / 10,
+    flops_per_token: Math.round(flops),
   };
 }

@@ -1,0 +1,113 @@
+// compare.ts (bench): puts our measurements and the PyTorch reference's side by side: per workload, ours,
+// PyTorch's best fp32 and best bf16 run (over thread counts), speed ratios, achieved GFLOP/s against the
+// per-core peak, peak memory. Pure functions over JSON lines; prints nothing itself.
+import { ASSUMED_PEAK_GFLOPS_PER_CORE } from "./flops.js";
+import { REFERENCE_WORKLOADS, type ReferenceLine } from "./reference.js";
+
+/** The fields of a measurement line (ours or the reference's) that the comparison reads. */
+export interface MeasuredLine {
+  bench: string;
+  dtype: string;
+  threads: number;
+  tokens_per_s?: number;
+  gflops?: number;
+  peak_rss_mb?: number;
+  flops_per_token?: number;
+}
+
+export interface CompareRun {
+  impl: "electra" | "pytorch";
+  dtype: string;
+  threads: number;
+  tokens_per_s: number;
+  gflops: number | null;
+  pct_peak: number | null;
+  peak_rss_mb: number | null;
+  /** our tokens/s divided by this run's (> 1: ours is faster) */
+  ours_ratio: number | null;
+}
+
+export interface CompareLine {
+  bench: "compare";
+  workload: string;
+  flops_per_token: number | null;
+  runs: CompareRun[];
+}
+
+export interface Peak {
+  fp32: number;
+  bf16: number;
+  source: "measured" | "assumed";
+}
+
+/** Per-core peak GFLOP/s: the reference's single-thread GEMM probe when it ran, else the assumption. */
+export function peakPerCore(ref: ReferenceLine[]): Peak {
+  const probe = (d: string) => ref.find((l) => l.bench === "gemm_peak" && l.dtype === d && l.threads === 1)?.gflops;
+  const fp32 = probe("fp32"), bf16 = probe("bf16");
+  if (fp32 && bf16) return { fp32, bf16, source: "measured" };
+  return { ...ASSUMED_PEAK_GFLOPS_PER_CORE, source: "assumed" };
+}
+
+const best = (lines: MeasuredLine[]) => lines.reduce<MeasuredLine | undefined>((a, l) => (!a || (l.tokens_per_s ?? 0) > (a.tokens_per_s ?? 0) ? l : a), undefined);
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export function compareLines(ours: MeasuredLine[], ref: ReferenceLine[], peak: Peak): CompareLine[] {
+  const out: CompareLine[] = [];
+  for (const workload of REFERENCE_WORKLOADS) {
+    const mine = ours.find((l) => l.bench === workload);
+    const theirs = ref.filter((l) => l.bench === workload && l.tokens_per_s);
+    if (!mine && !theirs.length) continue;
+    const picked: Array<[MeasuredLine, "electra" | "pytorch"]> = [];
+    if (mine) picked.push([mine, "electra"]);
+    for (const d of ["fp32", "bf16"]) {
+      const b = best(theirs.filter((l) => l.dtype === d));
+      if (b) picked.push([b, "pytorch"]);
+    }
+    const runs = picked.map(([l, impl]): CompareRun => {
+      const perCore = l.dtype === "bf16" ? peak.bf16 : peak.fp32;
+      return {
+        impl,
+        dtype: l.dtype,
+        threads: l.threads,
+        tokens_per_s: l.tokens_per_s ?? 0,
+        gflops: l.gflops ?? null,
+        pct_peak: l.gflops != null ? round((100 * l.gflops) / (perCore * l.threads), 1) : null,
+        peak_rss_mb: l.peak_rss_mb ?? null,
+        ours_ratio: mine?.tokens_per_s && l.tokens_per_s ? round(mine.tokens_per_s / l.tokens_per_s, 2) : null,
+      };
+    });
+    out.push({ bench: "compare", workload, flops_per_token: mine?.flops_per_token ?? theirs[0]?.flops_per_token ?? null, runs });
+  }
+  return out;
+}
+
+/** The plain-text table printed after the JSON lines. */
+export function formatCompareTable(
+  lines: CompareLine[],
+  peak: Peak,
+  note: { torch?: string; batch: number; seq: number; loadAvg?: number; cores?: number },
+): string {
+  const f = (x: number | null, digits = 0) => (x == null ? "-" : x.toFixed(digits));
+  const flops = lines.map((l) => `${l.workload} ${f(l.flops_per_token == null ? null : l.flops_per_token / 1e6, 2)}`).join(", ");
+  const head = [
+    `ELECTRA-Small, B=${note.batch}, T=${note.seq}; matrix-product MFLOP/token (analytic): ${flops}.`,
+    peak.source === "measured"
+      ? `Peak per core: fp32 ${f(peak.fp32)} GFLOP/s, bf16 ${f(peak.bf16)} GFLOP/s (measured: best square torch.mm, 1 thread; the issue assumes ${ASSUMED_PEAK_GFLOPS_PER_CORE.fp32} and ${ASSUMED_PEAK_GFLOPS_PER_CORE.bf16}). % peak = GFLOP/s / (peak per core x threads).`
+      : `Peak per core: fp32 ${ASSUMED_PEAK_GFLOPS_PER_CORE.fp32} GFLOP/s, bf16 ${ASSUMED_PEAK_GFLOPS_PER_CORE.bf16} GFLOP/s (assumed, not measured). % peak = GFLOP/s / (peak per core x threads).`,
+    `PyTorch${note.torch ? " " + note.torch : ""}: the faster thread count per dtype; bf16 = CPU autocast, LayerNorm and losses in fp32. "ours/this" > 1: ours is faster.`,
+  ];
+  if (note.loadAvg != null)
+    head.push(
+      `Load average (1 min) when the bench started: ${note.loadAvg.toFixed(2)} on ${note.cores ?? "?"} cores` +
+        (note.loadAvg > 0.5 ? ": other work was running, these numbers are disturbed." : "."),
+    );
+  const cols = ["workload", "run", "threads", "tokens/s", "ours/this", "GFLOP/s", "% peak", "peak RSS MB"];
+  const rows: string[][] = [];
+  for (const l of lines)
+    l.runs.forEach((r, i) =>
+      rows.push([i ? "" : l.workload, `${r.impl} ${r.dtype}`, String(r.threads), f(r.tokens_per_s), f(r.ours_ratio, 2), f(r.gflops, 1), f(r.pct_peak, 0), f(r.peak_rss_mb)]),
+    );
+  const w = cols.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j].length)));
+  const fmt = (r: string[]) => r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join("  ").trimEnd();
+  return [...head, "", fmt(cols), ...rows.map(fmt)].join("\n");
+}

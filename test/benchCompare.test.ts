@@ -1,0 +1,62 @@
+// benchCompare.test.ts: the bench's analytic FLOP count and its comparison table, fed recorded lines.
+// No Python, no timing: the numbers below are made up; only the arithmetic and layout are checked.
+import { describe, expect, it } from "vitest";
+import { PRESETS } from "../src/config/presets.js";
+import { compareLines, formatCompareTable, peakPerCore } from "../src/bench/compare.js";
+import { matmulFlopsPerToken, maxPredictions } from "../src/bench/flops.js";
+import type { ReferenceLine } from "../src/bench/reference.js";
+
+const { discriminator: d, generator: g } = PRESETS.small;
+
+describe("matmul FLOP count", () => {
+  it("matches native/bench/torch_reference.py's count (verified there against the products torch runs)", () => {
+    expect(maxPredictions(0.15, 128)).toBe(19);
+    // the values torch_reference.py --check prints for ELECTRA-Small at T = 128
+    expect(Math.round(matmulFlopsPerToken("pretrain_step", d, g, 128))).toBe(70187604);
+    expect(Math.round(matmulFlopsPerToken("finetune_step", d, g, 128))).toBe(61538328);
+    expect(Math.round(matmulFlopsPerToken("inference", d, g, 128))).toBe(20644352);
+  });
+
+  it("is a training step's 3 x forward, by hand for the discriminator's inference", () => {
+    const C = 256, F = 1024, E = 128, T = 128, L = 12;
+    const perLayer = 3 * 2 * C * C + 2 * C * C + 2 * 2 * C * F + 2 * T * C + 2 * T * C;
+    expect(matmulFlopsPerToken("inference", d, g, T)).toBe(2 * E * C + L * perLayer + 2 * C * C + 2 * C);
+  });
+});
+
+const ref: ReferenceLine[] = [
+  { bench: "gemm_peak", impl: "pytorch", dtype: "fp32", threads: 1, gflops: 100 },
+  { bench: "gemm_peak", impl: "pytorch", dtype: "bf16", threads: 1, gflops: 200 },
+  { bench: "inference", impl: "pytorch", dtype: "fp32", threads: 1, tokens_per_s: 3000, gflops: 60, peak_rss_mb: 400 },
+  { bench: "inference", impl: "pytorch", dtype: "fp32", threads: 2, tokens_per_s: 2000, gflops: 40, peak_rss_mb: 410 },
+  { bench: "inference", impl: "pytorch", dtype: "bf16", threads: 1, tokens_per_s: 4000, gflops: 80, peak_rss_mb: 380 },
+  { bench: "inference", impl: "pytorch", dtype: "bf16", threads: 2, tokens_per_s: 5000, gflops: 100, peak_rss_mb: 390 },
+];
+const ours = [{ bench: "inference", dtype: "fp32", threads: 2, tokens_per_s: 6000, gflops: 120, peak_rss_mb: 900, flops_per_token: 20644352 }];
+
+describe("comparison", () => {
+  it("takes PyTorch's faster thread count per dtype, ratios ours / theirs, % of peak per core x threads", () => {
+    const peak = peakPerCore(ref);
+    expect(peak).toEqual({ fp32: 100, bf16: 200, source: "measured" });
+    const [c] = compareLines(ours, ref, peak);
+    expect(c.workload).toBe("inference");
+    expect(c.runs.map((r) => [r.impl, r.dtype, r.threads, r.ours_ratio, r.pct_peak])).toEqual([
+      ["electra", "fp32", 2, 1, 60],
+      ["pytorch", "fp32", 1, 2, 60],
+      ["pytorch", "bf16", 2, 1.2, 25],
+    ]);
+    const table = formatCompareTable([c], peak, { torch: "1.13", batch: 32, seq: 128 });
+    expect(table).toContain("inference 20.64");
+    expect(table).toMatch(/pytorch bf16\s+2\s+5000\s+1\.20\s+100\.0\s+25\s+390/);
+  });
+
+  it("falls back to the assumed peak without a probe, and shows ours alone without a reference", () => {
+    const peak = peakPerCore([]);
+    expect(peak.source).toBe("assumed");
+    const [c] = compareLines(ours, [], peak);
+    expect(c.runs).toHaveLength(1);
+    expect(c.runs[0].pct_peak).toBe(60);
+    expect(formatCompareTable([c], peak, { batch: 32, seq: 128 })).toContain("assumed, not measured");
+    expect(formatCompareTable([c], peak, { batch: 32, seq: 128, loadAvg: 3.9, cores: 2 })).toContain("these numbers are disturbed");
+  });
+});
