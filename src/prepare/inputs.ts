@@ -25,8 +25,10 @@ function walk(dir: string, out: string[]): void {
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (e.name.startsWith(".")) continue;
     const p = join(dir, e.name);
-    if (e.isDirectory()) walk(p, out);
-    else if (e.isFile() && TEXT_EXT.test(e.name)) out.push(p);
+    const st = e.isSymbolicLink() ? statSync(p, { throwIfNoEntry: false }) : e; // follow links
+    if (!st) continue;
+    if (st.isDirectory()) walk(p, out);
+    else if (st.isFile() && TEXT_EXT.test(e.name)) out.push(p);
   }
 }
 
