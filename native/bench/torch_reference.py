@@ -17,8 +17,8 @@ re-invokes itself with --one workload,dtype,threads) so that peak_rss_mb is that
 plus one `gemm_peak` line per dtype (single-thread library GEMM, the measured per-core peak).
 Timing: `--warmup` untimed steps, then the median of `--steps` timed steps, fewer (at least one) once
 `--budget-s` seconds of timed steps have passed; "steps" in the line says how many were timed. On two idle
-cores the whole run takes about 3 minutes; on a busy machine the 2-thread runs can be many times slower
-(OpenMP threads wait for a descheduled partner), and so can the run.
+cores the whole run takes about 3 minutes. Multi-thread runs get OMP_WAIT_POLICY=PASSIVE unless it is set:
+with spinning OpenMP threads, 2 threads on 2 cores crawl (~15x slower) whenever anything else runs.
 
 bf16: torch.autocast("cpu", bfloat16) around forward and loss; LayerNorm runs in fp32 on fp32
 inputs (torch 1.13's CPU autocast would otherwise feed it bf16), losses are computed on fp32 logits.
@@ -359,7 +359,7 @@ def run_one(workload, dtype, threads, steps, warmup, budget_s):
             "step_ms": round(step_s * 1000), "steps": len(times),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "gflops": round(flops * tps / 1e9, 1), "flops_per_token": round(flops),
-            "torch": torch.__version__}
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default").lower(), "torch": torch.__version__}
 
 
 def gemm_peak(dtype, threads):
@@ -478,6 +478,11 @@ def main():
     failed = 0
     for w, d, n in jobs:
         env = dict(os.environ, OMP_NUM_THREADS=str(n), OPENBLAS_NUM_THREADS=str(n))
+        # Waiting OpenMP threads sleep rather than spin, unless the caller chose: with spinning, 2 threads
+        # on 2 cores run ~15x slower as soon as anything else runs (measured: inference 241 vs 3294
+        # tokens/s on a busy machine); idle, passive waiting costs little on steps of a second or more.
+        if n > 1:
+            env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         r = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", "%s,%s,%d" % (w, d, n),
                             "--steps", str(a.steps), "--warmup", str(a.warmup), "--budget-s", str(a.budget_s)], env=env)
         failed += r.returncode != 0
