@@ -58,6 +58,7 @@ describe("comparison", () => {
     expect(c.runs).toHaveLength(1);
     expect(c.runs[0].pct_peak).toBe(60);
     expect(formatCompareTable([c], peak, { batch: 32, seq: 128 })).toContain("assumed, not measured");
-    expect(formatCompareTable([c], peak, { batch: 32, seq: 128, loadAvg: 3.9, cores: 2 })).toContain("these numbers are disturbed");
+    expect(formatCompareTable([c], peak, { batch: 32, seq: 128, cpuBusy: [0.01, 0.6], cores: 2 })).toContain("these numbers are disturbed");
+    expect(formatCompareTable([c], peak, { batch: 32, seq: 128, cpuBusy: [0.01, 0.02], cores: 2 })).not.toContain("disturbed");
   });
 });

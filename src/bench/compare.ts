@@ -89,7 +89,7 @@ export function compareLines(ours: MeasuredLine[], ref: ReferenceLine[], peak: P
 export function formatCompareTable(
   lines: CompareLine[],
   peak: Peak,
-  note: { torch?: string; batch: number; seq: number; loadAvg?: number; cores?: number },
+  note: { torch?: string; batch: number; seq: number; cpuBusy?: number[]; cores?: number },
 ): string {
   const f = (x: number | null, digits = 0) => (x == null ? "-" : x.toFixed(digits));
   const flops = lines.map((l) => `${l.workload} ${f(l.flops_per_token == null ? null : l.flops_per_token / 1e6, 2)}`).join(", ");
@@ -100,11 +100,13 @@ export function formatCompareTable(
       : `Peak per core: fp32 ${ASSUMED_PEAK_GFLOPS_PER_CORE.fp32} GFLOP/s, bf16 ${ASSUMED_PEAK_GFLOPS_PER_CORE.bf16} GFLOP/s (assumed, not measured). % peak = GFLOP/s / (peak per core x threads).`,
     `PyTorch${note.torch ? " " + note.torch : ""}: the fastest of 1 and N threads (OpenMP threads waiting passive or active) per dtype; bf16 = CPU autocast, LayerNorm and losses in fp32. "ours/this" > 1: ours is faster.`,
   ];
-  if (note.loadAvg != null)
+  if (note.cpuBusy?.length) {
+    const busy = note.cpuBusy.map((b) => `${Math.round(100 * b)}%`).join(", ");
     head.push(
-      `Load average (1 min) when the bench started: ${note.loadAvg.toFixed(2)} on ${note.cores ?? "?"} cores` +
-        (note.loadAvg > 0.5 ? ": other work was running, these numbers are disturbed." : "."),
+      `Other CPU use, 1 s samples before our workloads, before the reference, after it: ${busy} of ${note.cores ?? "?"} cores` +
+        (Math.max(...note.cpuBusy) > 0.1 ? ": other work was running, these numbers are disturbed." : "."),
     );
+  }
   const cols = ["workload", "run", "threads", "tokens/s", "ours/this", "GFLOP/s", "% peak", "peak RSS MB"];
   const rows: string[][] = [];
   for (const l of lines)
