@@ -30,7 +30,8 @@ const ref: ReferenceLine[] = [
   { bench: "inference", impl: "pytorch", dtype: "fp32", threads: 1, tokens_per_s: 3000, gflops: 60, peak_rss_mb: 400 },
   { bench: "inference", impl: "pytorch", dtype: "fp32", threads: 2, tokens_per_s: 2000, gflops: 40, peak_rss_mb: 410 },
   { bench: "inference", impl: "pytorch", dtype: "bf16", threads: 1, tokens_per_s: 4000, gflops: 80, peak_rss_mb: 380 },
-  { bench: "inference", impl: "pytorch", dtype: "bf16", threads: 2, tokens_per_s: 5000, gflops: 100, peak_rss_mb: 390 },
+  { bench: "inference", impl: "pytorch", dtype: "bf16", threads: 2, tokens_per_s: 4500, gflops: 90, peak_rss_mb: 390, omp_wait_policy: "passive" },
+  { bench: "inference", impl: "pytorch", dtype: "bf16", threads: 2, tokens_per_s: 5000, gflops: 100, peak_rss_mb: 390, omp_wait_policy: "active" },
 ];
 const ours = [{ bench: "inference", dtype: "fp32", threads: 2, tokens_per_s: 6000, gflops: 120, peak_rss_mb: 900, flops_per_token: 20644352 }];
 
@@ -47,7 +48,7 @@ describe("comparison", () => {
     ]);
     const table = formatCompareTable([c], peak, { torch: "1.13", batch: 32, seq: 128 });
     expect(table).toContain("inference 20.64");
-    expect(table).toMatch(/pytorch bf16\s+2\s+5000\s+1\.20\s+100\.0\s+25\s+390/);
+    expect(table).toMatch(/pytorch bf16 \(OMP active\)\s+2\s+5000\s+1\.20\s+100\.0\s+25\s+390/);
   });
 
   it("falls back to the assumed peak without a probe, and shows ours alone without a reference", () => {
@@ -57,6 +58,7 @@ describe("comparison", () => {
     expect(c.runs).toHaveLength(1);
     expect(c.runs[0].pct_peak).toBe(60);
     expect(formatCompareTable([c], peak, { batch: 32, seq: 128 })).toContain("assumed, not measured");
-    expect(formatCompareTable([c], peak, { batch: 32, seq: 128, loadAvg: 3.9, cores: 2 })).toContain("these numbers are disturbed");
+    expect(formatCompareTable([c], peak, { batch: 32, seq: 128, cpuBusy: [0.01, 0.6], cores: 2 })).toContain("these numbers are disturbed");
+    expect(formatCompareTable([c], peak, { batch: 32, seq: 128, cpuBusy: [0.01, 0.02], cores: 2 })).not.toContain("disturbed");
   });
 });

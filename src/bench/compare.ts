@@ -13,6 +13,8 @@ export interface MeasuredLine {
   gflops?: number;
   peak_rss_mb?: number;
   flops_per_token?: number;
+  /** the reference's OpenMP wait policy (passive: waiting threads sleep; active: they spin) */
+  omp_wait_policy?: string;
 }
 
 export interface CompareRun {
@@ -25,6 +27,7 @@ export interface CompareRun {
   peak_rss_mb: number | null;
   /** our tokens/s divided by this run's (> 1: ours is faster) */
   ours_ratio: number | null;
+  omp_wait_policy?: string;
 }
 
 export interface CompareLine {
@@ -74,6 +77,7 @@ export function compareLines(ours: MeasuredLine[], ref: ReferenceLine[], peak: P
         pct_peak: l.gflops != null ? round((100 * l.gflops) / (perCore * l.threads), 1) : null,
         peak_rss_mb: l.peak_rss_mb ?? null,
         ours_ratio: mine?.tokens_per_s && l.tokens_per_s ? round(mine.tokens_per_s / l.tokens_per_s, 2) : null,
+        ...(l.threads > 1 && l.omp_wait_policy ? { omp_wait_policy: l.omp_wait_policy } : {}),
       };
     });
     out.push({ bench: "compare", workload, flops_per_token: mine?.flops_per_token ?? theirs[0]?.flops_per_token ?? null, runs });
@@ -85,7 +89,7 @@ export function compareLines(ours: MeasuredLine[], ref: ReferenceLine[], peak: P
 export function formatCompareTable(
   lines: CompareLine[],
   peak: Peak,
-  note: { torch?: string; batch: number; seq: number; loadAvg?: number; cores?: number },
+  note: { torch?: string; batch: number; seq: number; cpuBusy?: number[]; cores?: number },
 ): string {
   const f = (x: number | null, digits = 0) => (x == null ? "-" : x.toFixed(digits));
   const flops = lines.map((l) => `${l.workload} ${f(l.flops_per_token == null ? null : l.flops_per_token / 1e6, 2)}`).join(", ");
@@ -94,18 +98,20 @@ export function formatCompareTable(
     peak.source === "measured"
       ? `Peak per core: fp32 ${f(peak.fp32)} GFLOP/s, bf16 ${f(peak.bf16)} GFLOP/s (measured: best square torch.mm, 1 thread; the issue assumes ${ASSUMED_PEAK_GFLOPS_PER_CORE.fp32} and ${ASSUMED_PEAK_GFLOPS_PER_CORE.bf16}). % peak = GFLOP/s / (peak per core x threads).`
       : `Peak per core: fp32 ${ASSUMED_PEAK_GFLOPS_PER_CORE.fp32} GFLOP/s, bf16 ${ASSUMED_PEAK_GFLOPS_PER_CORE.bf16} GFLOP/s (assumed, not measured). % peak = GFLOP/s / (peak per core x threads).`,
-    `PyTorch${note.torch ? " " + note.torch : ""}: the faster thread count per dtype; bf16 = CPU autocast, LayerNorm and losses in fp32. "ours/this" > 1: ours is faster.`,
+    `PyTorch${note.torch ? " " + note.torch : ""}: the fastest of 1 and N threads (OpenMP threads waiting passive or active) per dtype; bf16 = CPU autocast, LayerNorm and losses in fp32. "ours/this" > 1: ours is faster.`,
   ];
-  if (note.loadAvg != null)
+  if (note.cpuBusy?.length) {
+    const busy = note.cpuBusy.map((b) => `${Math.round(100 * b)}%`).join(", ");
     head.push(
-      `Load average (1 min) when the bench started: ${note.loadAvg.toFixed(2)} on ${note.cores ?? "?"} cores` +
-        (note.loadAvg > 0.5 ? ": other work was running, these numbers are disturbed." : "."),
+      `Other CPU use, 1 s samples before our workloads, before the reference, after it: ${busy} of ${note.cores ?? "?"} cores` +
+        (Math.max(...note.cpuBusy) > 0.1 ? ": other work was running, these numbers are disturbed." : "."),
     );
+  }
   const cols = ["workload", "run", "threads", "tokens/s", "ours/this", "GFLOP/s", "% peak", "peak RSS MB"];
   const rows: string[][] = [];
   for (const l of lines)
     l.runs.forEach((r, i) =>
-      rows.push([i ? "" : l.workload, `${r.impl} ${r.dtype}`, String(r.threads), f(r.tokens_per_s), f(r.ours_ratio, 2), f(r.gflops, 1), f(r.pct_peak, 0), f(r.peak_rss_mb)]),
+      rows.push([i ? "" : l.workload, `${r.impl} ${r.dtype}${r.omp_wait_policy ? ` (OMP ${r.omp_wait_policy})` : ""}`, String(r.threads), f(r.tokens_per_s), f(r.ours_ratio, 2), f(r.gflops, 1), f(r.pct_peak, 0), f(r.peak_rss_mb)]),
     );
   const w = cols.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j].length)));
   const fmt = (r: string[]) => r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join("  ").trimEnd();

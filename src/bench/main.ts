@@ -4,7 +4,8 @@
 //   npm run bench -- [--only tokenizer,pretrain_step,pretrain_loop,finetune_step,inference] [--steps N]
 //                    [--threads N] [--no-reference]
 import { spawnSync } from "node:child_process";
-import { availableParallelism, loadavg } from "node:os";
+import { availableParallelism, cpus } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { compareLines, formatCompareTable, peakPerCore, type MeasuredLine } from "./compare.js";
 import { findTorch, REFERENCE_WORKLOADS, runReference } from "./reference.js";
@@ -13,6 +14,15 @@ import { runWorkload } from "./workloads.js";
 
 const WORKLOADS = ["tokenizer", "pretrain_step", "pretrain_loop", "finetune_step", "inference"];
 const BATCH = 32, SEQ = 128;
+
+/** Share of all cores busy over the next `ms` (other work, when nothing of ours runs). */
+async function cpuBusy(ms = 1000): Promise<number> {
+  const total = () => cpus().reduce((a, c) => ({ idle: a.idle + c.times.idle, all: a.all + Object.values(c.times).reduce((x, y) => x + y, 0) }), { idle: 0, all: 0 });
+  const a = total();
+  await sleep(ms);
+  const b = total();
+  return b.all > a.all ? 1 - (b.idle - a.idle) / (b.all - a.all) : 0;
+}
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,8 +38,8 @@ async function main(): Promise<number> {
     process.stdout.write(JSON.stringify(line) + "\n");
     return 0;
   }
-  const loadAvg = loadavg()[0]; // before our own work: says whether something else was running
   const only = arg("only", WORKLOADS.join(",")).split(",");
+  const busyStart = only.some((w) => REFERENCE_WORKLOADS.includes(w)) ? await cpuBusy() : 0; // other work running?
   let failed = 0;
   const ours: MeasuredLine[] = [];
   for (const w of only) {
@@ -52,6 +62,7 @@ async function main(): Promise<number> {
     process.stdout.write("PyTorch reference skipped: --no-reference\n");
     return failed ? 1 : 0;
   }
+  const busyBefore = await cpuBusy();
   const torch = findTorch();
   if ("skip" in torch) {
     process.stdout.write(`PyTorch reference skipped: ${torch.skip}\n`);
@@ -64,7 +75,7 @@ async function main(): Promise<number> {
   const peak = peakPerCore(ref.lines);
   const cmp = compareLines(ours, ref.lines, peak);
   for (const l of cmp) process.stdout.write(JSON.stringify(l) + "\n");
-  process.stdout.write("\n" + formatCompareTable(cmp, peak, { torch: torch.torch, batch: BATCH, seq: SEQ, loadAvg, cores: availableParallelism() }) + "\n");
+  process.stdout.write("\n" + formatCompareTable(cmp, peak, { torch: torch.torch, batch: BATCH, seq: SEQ, cpuBusy: [busyStart, busyBefore, await cpuBusy()], cores: availableParallelism() }) + "\n");
   return failed ? 1 : 0;
 }
 

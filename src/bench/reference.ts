@@ -21,6 +21,7 @@ export interface ReferenceLine {
   steps?: number;
   peak_rss_mb?: number;
   flops_per_token?: number;
+  omp_wait_policy?: string;
   torch?: string;
 }
 
