@@ -62,3 +62,33 @@ describe("comparison", () => {
     expect(formatCompareTable([c], peak, { batch: 32, seq: 128, cpuBusy: [0.01, 0.02], cores: 2 })).not.toContain("disturbed");
   });
 });
+
+describe("GLUE workloads", () => {
+  it("counts real and padded tokens of SST-2-shaped batches, dynamic or fixed padding", async () => {
+    const { shapeStats } = await import("../src/bench/glue.js");
+    expect(shapeStats([[3, 5], [4]])).toEqual({ tokens: 12, padded: 14, examples: 3 });
+    expect(shapeStats([[3, 5], [4]], 8)).toEqual({ tokens: 12, padded: 24, examples: 3 });
+    const { lengthBatch } = await import("../src/bench/workloads.js");
+    const b = lengthBatch([3, 5], 30522);
+    expect(b.seqLen).toBe(5);
+    expect(Array.from(b.attentionMask)).toEqual([1, 1, 1, 0, 0, 1, 1, 1, 1, 1]);
+    expect([b.inputIds[0], b.inputIds[2], b.inputIds[3], b.inputIds[9]]).toEqual([101, 102, 0, 102]);
+  });
+
+  it("puts our dynamically padded run first, then the padded one, then PyTorch's", () => {
+    const mine = [
+      { bench: "sst2_eval", dtype: "fp32", threads: 1, tokens_per_s: 900, padding: "128" },
+      { bench: "sst2_eval", dtype: "fp32", threads: 1, tokens_per_s: 2700, padding: "dynamic" },
+    ];
+    const theirs: ReferenceLine[] = [{ bench: "sst2_eval", impl: "pytorch", dtype: "bf16", threads: 1, tokens_per_s: 3000, gflops: 100, padding: "dynamic" }];
+    const [c] = compareLines(mine, theirs, peakPerCore([]));
+    expect(c.runs.map((r) => [r.impl, r.padding, r.ours_ratio])).toEqual([
+      ["electra", "dynamic", 1],
+      ["electra", "128", 3],
+      ["pytorch", "dynamic", 0.9],
+    ]);
+    const table = formatCompareTable([c], peakPerCore([]), { batch: 32, seq: 128 });
+    expect(table).toMatch(/electra fp32 pad 128\s+1\s+900\s+3\.00/);
+    expect(table).toContain("real tokens only");
+  });
+});

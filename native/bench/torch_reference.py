@@ -98,6 +98,8 @@ def matmul_flops(workload, T, N=None):
         return disc_fwd
     if workload == "finetune_step":
         return 3 * (encoder_flops_per_token(DISC, T) + 2 * C * FT_LABELS / T)
+    if workload == "predict":  # classifier forward (GLUE evaluation)
+        return encoder_flops_per_token(DISC, T) + 2 * C * FT_LABELS / T
     if workload == "pretrain_step":
         gen_fwd = encoder_flops_per_token(GEN, T) + (2 * Cg * E + 2 * E * V) * N / T
         return 3 * (disc_fwd + gen_fwd)
@@ -338,13 +340,55 @@ def make_inference(dtype, Bn=B, Tn=T):
 
 
 MAKERS = {"pretrain_step": make_pretrain_step, "finetune_step": make_finetune_step, "inference": make_inference}
+GLUE_WORKLOADS = ("sst2_finetune", "sst2_eval")
+
+
+def length_batch(lens, gen):
+    """Single-sentence batch [CLS] x .. x [SEP] + padding, padded to its longest member (as
+    src/bench/workloads.ts lengthBatch): ids, token types, attention mask."""
+    Tn = max(lens)
+    ids = torch.zeros(len(lens), Tn, dtype=torch.long)
+    mask = torch.zeros(len(lens), Tn, dtype=torch.long)
+    for b, n in enumerate(lens):
+        ids[b, :n] = torch.randint(1000, V, (n,), generator=gen)
+        ids[b, 0], ids[b, n - 1] = CLS, SEP
+        mask[b, :n] = 1
+    return ids, torch.zeros_like(ids), mask
+
+
+def make_glue(workload, dtype, shapes):
+    """sst2_finetune: one fine-tuning step per training batch of `shapes`; sst2_eval: predictions for
+    the whole dev set. One call of the returned function is one whole pass."""
+    model = Classifier()
+    init_weights(model)
+    opt = adamw(model)
+    gen = torch.Generator().manual_seed(1)
+    batches = [length_batch(lens, gen) for lens in shapes["train" if workload == "sst2_finetune" else "eval"]]
+
+    def step():
+        out = []
+        for ids, tt, mask in batches:
+            if workload == "sst2_finetune":
+                model.train()
+                with autocast(dtype):
+                    loss = Fn.cross_entropy(model(ids, tt, mask).float(), torch.arange(ids.shape[0]) % FT_LABELS)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+                opt.step()
+                out.append(float(loss))
+            else:
+                model.eval()
+                with torch.inference_mode(), autocast(dtype):
+                    out.append(float(model(ids, tt, mask).float().abs().mean()))
+        return out
+    return step, batches
 
 
 # ---------------------------------------------------------------- measuring
-def run_one(workload, dtype, threads, steps, warmup, budget_s):
-    torch.set_num_threads(threads)
-    torch.manual_seed(1)
-    step = MAKERS[workload](dtype)
+def time_steps(step, steps, warmup, budget_s, what):
+    """`warmup` untimed calls, then up to `steps` timed ones (at least one; none more once `budget_s`
+    seconds have passed). Returns the times; stops on a non-finite output."""
     for _ in range(warmup):
         step()
     times = []
@@ -353,7 +397,17 @@ def run_one(workload, dtype, threads, steps, warmup, budget_s):
         out = step()
         times.append(time.perf_counter() - t0)
     if not all(math.isfinite(x) for x in out):
-        raise SystemExit("%s %s: non-finite output %s" % (workload, dtype, out))
+        raise SystemExit("%s: non-finite output %s" % (what, out))
+    return times
+
+
+def run_one(workload, dtype, threads, steps, warmup, budget_s, shapes=None):
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    if workload in GLUE_WORKLOADS:
+        return run_glue(workload, dtype, threads, steps, warmup, budget_s, shapes)
+    step = MAKERS[workload](dtype)
+    times = time_steps(step, steps, warmup, budget_s, "%s %s" % (workload, dtype))
     step_s = statistics.median(times)
     flops = matmul_flops(workload, T)
     tps = B * T / step_s
@@ -362,6 +416,25 @@ def run_one(workload, dtype, threads, steps, warmup, budget_s):
             "step_ms": round(step_s * 1000), "steps": len(times),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "gflops": round(flops * tps / 1e9, 1), "flops_per_token": round(flops),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default").lower(), "torch": torch.__version__}
+
+
+def run_glue(workload, dtype, threads, steps, warmup, budget_s, shapes):
+    """A GLUE workload on SST-2's shapes (src/bench/glue.ts): tokens/s counts real tokens only; each
+    timed step is one whole pass over the batches (median of `steps`)."""
+    step, batches = make_glue(workload, dtype, shapes)
+    times = time_steps(step, steps, warmup, budget_s, "%s %s" % (workload, dtype))
+    pass_s = statistics.median(times)
+    tokens = sum(int(m.sum()) for _, _, m in batches)
+    examples = sum(ids.shape[0] for ids, _, _ in batches)
+    fw = "finetune_step" if workload == "sst2_finetune" else "predict"
+    flops = sum(matmul_flops(fw, ids.shape[1]) * ids.numel() for ids, _, _ in batches)
+    return {"bench": workload, "impl": "pytorch", "model": "electra-small", "batch": batches[0][0].shape[0],
+            "seq": shapes["maxSeqLength"], "dtype": dtype, "threads": torch.get_num_threads(),
+            "tokens_per_s": round(tokens / pass_s), "examples_per_s": round(examples / pass_s, 1),
+            "step_ms": round(pass_s * 1000 / len(batches)), "steps": len(times), "padding": "dynamic",
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "gflops": round(flops / pass_s / 1e9, 1), "flops_per_token": round(flops / tokens),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default").lower(), "torch": torch.__version__}
 
 
@@ -464,7 +537,12 @@ def main():
     ap.add_argument("--one", help="workload,dtype,threads: measure one, in this process")
     ap.add_argument("--deadline-s", type=float, help="with --one: give up (exit %d) after this many seconds" % DEADLINE_RC)
     ap.add_argument("--check", action="store_true", help="verify the FLOP formula and that losses are finite")
+    ap.add_argument("--shapes", help="JSON batch shapes for sst2_finetune / sst2_eval (src/bench/glue.ts)")
     a = ap.parse_args()
+    shapes = None
+    if a.shapes:
+        with open(a.shapes) as f:
+            shapes = json.load(f)
     if a.check:
         return check()
     if a.one:
@@ -477,10 +555,11 @@ def main():
         if w == "gemm_peak":
             line = gemm_peak(d, int(n))
         else:
-            line = run_one(w, d, int(n), a.steps, a.warmup, a.budget_s)
+            line = run_one(w, d, int(n), a.steps, a.warmup, a.budget_s, shapes)
         print(json.dumps(line), flush=True)
         return 0
-    jobs = [(w, d, int(n)) for w in a.only.split(",") if w in MAKERS
+    known = tuple(MAKERS) + (GLUE_WORKLOADS if shapes else ())
+    jobs = [(w, d, int(n)) for w in a.only.split(",") if w in known
             for d in a.dtypes.split(",") for n in a.threads.split(",")]
     if not a.no_peak:
         jobs = [("gemm_peak", d, 1) for d in a.dtypes.split(",")] + jobs
@@ -491,7 +570,7 @@ def main():
         if policy:
             env["OMP_WAIT_POLICY"] = policy
         cmd = [sys.executable, os.path.abspath(__file__), "--one", "%s,%s,%d" % (w, d, n), "--steps", str(a.steps),
-               "--warmup", str(a.warmup), "--budget-s", str(a.budget_s)]
+               "--warmup", str(a.warmup), "--budget-s", str(a.budget_s)] + (["--shapes", a.shapes] if a.shapes else [])
         if deadline_s:
             cmd += ["--deadline-s", "%.1f" % deadline_s]
         r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)

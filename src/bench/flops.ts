@@ -16,12 +16,13 @@ function encoderPerToken(c: ElectraConfigJson, T: number): number {
   return 2 * c.embedding_size * C + c.num_hidden_layers * (6 * C * C + 2 * C * C + 4 * C * F + 4 * T * C);
 }
 
-export type FlopWorkload = "pretrain_step" | "pretrain_loop" | "finetune_step" | "inference";
+export type FlopWorkload = "pretrain_step" | "pretrain_loop" | "finetune_step" | "inference" | "predict";
 
 /**
  * Matrix-product FLOPs per token of one step. Heads: discriminator 2C² + 2C per token; generator
  * 2·Cg·E + 2·E·V per masked slot (N/T of the tokens); classifier 2·C·labels per sequence. A training
- * step is 3 × forward (backward computes dX and dW of every product). ELECTRA-Small at T = 128:
+ * step is 3 × forward (backward computes dX and dW of every product); "predict" is the classifier's
+ * forward (GLUE evaluation). ELECTRA-Small at T = 128:
  * pre-training 70.2 MFLOP/token, fine-tuning 61.5, inference 20.6.
  */
 export function matmulFlopsPerToken(
@@ -35,6 +36,7 @@ export function matmulFlopsPerToken(
   const discFwd = encoderPerToken(disc, T) + 2 * C * C + 2 * C;
   if (workload === "inference") return discFwd;
   if (workload === "finetune_step") return 3 * (encoderPerToken(disc, T) + (2 * C * (opts.numLabels ?? 2)) / T);
+  if (workload === "predict") return encoderPerToken(disc, T) + (2 * C * (opts.numLabels ?? 2)) / T; // classifier forward
   const N = maxPredictions(opts.maskProb ?? 0.15, T);
   const genFwd = encoderPerToken(gen, T) + ((2 * gen.hidden_size * gen.embedding_size + 2 * gen.embedding_size * gen.vocab_size) * N) / T;
   return 3 * (discFwd + genFwd);

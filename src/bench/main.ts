@@ -1,7 +1,7 @@
 // main.ts: `npm run bench`: each workload in a fresh process, one JSON line per measurement, then the
 // PyTorch reference (native/bench/torch_reference.py) on the same workloads and a comparison: `compare`
 // JSON lines and a plain-text table, after all other lines.
-//   npm run bench -- [--only tokenizer,pretrain_step,pretrain_loop,finetune_step,inference] [--steps N]
+//   npm run bench -- [--only tokenizer,pretrain_step,pretrain_loop,finetune_step,inference,sst2_finetune,sst2_eval] [--steps N]
 //                    [--threads N] [--no-reference]
 import { spawnSync } from "node:child_process";
 import { availableParallelism, cpus } from "node:os";
@@ -11,8 +11,14 @@ import { compareLines, formatCompareTable, peakPerCore, type MeasuredLine } from
 import { findTorch, REFERENCE_WORKLOADS, runReference } from "./reference.js";
 import { benchTokenizer } from "./tokenizer.js";
 import { runWorkload } from "./workloads.js";
+import { GLUE_WORKLOADS, sst2Shapes, writeShapes } from "./glue.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
-const WORKLOADS = ["tokenizer", "pretrain_step", "pretrain_loop", "finetune_step", "inference"];
+const WORKLOADS = ["tokenizer", "pretrain_step", "pretrain_loop", "finetune_step", "inference", ...GLUE_WORKLOADS];
+/** training batches of the sst2_finetune workload */
+const GLUE_TRAIN_BATCHES = 16;
 const BATCH = 32, SEQ = 128;
 
 /** Share of all cores busy over the next `ms` (other work, when nothing of ours runs). */
@@ -34,7 +40,8 @@ async function main(): Promise<number> {
   const steps = Number(arg("steps", "3"));
   const threads = Number(arg("threads", "0"));
   if (child) {
-    const line = await runWorkload(child, { batch: BATCH, seq: SEQ, steps, threads });
+    const padTo = Number(arg("pad-to", "0")) || undefined;
+    const line = await runWorkload(child, { batch: BATCH, seq: SEQ, steps, threads, shapes: arg("shapes", "") || undefined, padTo });
     process.stdout.write(JSON.stringify(line) + "\n");
     return 0;
   }
@@ -42,18 +49,30 @@ async function main(): Promise<number> {
   const busyStart = only.some((w) => REFERENCE_WORKLOADS.includes(w)) ? await cpuBusy() : 0; // other work running?
   let failed = 0;
   const ours: MeasuredLine[] = [];
-  for (const w of only) {
-    if (w === "tokenizer") {
-      await benchTokenizer();
-      continue;
-    }
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", w, "--steps", String(steps), "--threads", String(threads)], {
+  const tmp = mkdtempSync(join(tmpdir(), "electra-bench-"));
+  process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
+  let shapesFile: string | undefined;
+  if (only.some((w) => GLUE_WORKLOADS.includes(w))) {
+    const shapes = await sst2Shapes(GLUE_TRAIN_BATCHES);
+    if ("skip" in shapes) process.stdout.write(`GLUE workloads skipped: ${shapes.skip}\n`);
+    else writeShapes((shapesFile = join(tmp, "sst2-shapes.json")), shapes);
+  }
+  const spawnChild = (w: string, extra: string[] = []) => {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", w, "--steps", String(steps), "--threads", String(threads), ...extra], {
       stdio: ["ignore", "pipe", "inherit"],
       encoding: "utf8",
     });
     process.stdout.write(r.stdout ?? "");
     for (const l of (r.stdout ?? "").split("\n")) if (l.startsWith("{")) ours.push(JSON.parse(l) as MeasuredLine);
     if (r.status !== 0) failed++;
+  };
+  for (const w of only) {
+    if (w === "tokenizer") await benchTokenizer();
+    else if (GLUE_WORKLOADS.includes(w)) {
+      if (!shapesFile) continue;
+      spawnChild(w, ["--shapes", shapesFile]); // dynamic padding
+      spawnChild(w, ["--shapes", shapesFile, "--pad-to", "128"]); // every batch padded to 128, for the gain
+    } else spawnChild(w);
   }
 
   const refWorkloads = only.filter((w) => REFERENCE_WORKLOADS.includes(w));
@@ -70,7 +89,7 @@ async function main(): Promise<number> {
   }
   // PyTorch at 1 thread and at as many threads as ours ran with
   const ourThreads = ours.find((l) => refWorkloads.includes(l.bench))?.threads ?? (threads || availableParallelism());
-  const ref = await runReference({ python: torch.python, workloads: refWorkloads, steps, threads: ourThreads });
+  const ref = await runReference({ python: torch.python, workloads: refWorkloads.filter((w) => shapesFile || !GLUE_WORKLOADS.includes(w)), steps, threads: ourThreads, shapes: shapesFile });
   if (!ref.ok) failed++;
   const peak = peakPerCore(ref.lines);
   const cmp = compareLines(ours, ref.lines, peak);

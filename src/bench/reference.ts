@@ -23,9 +23,11 @@ export interface ReferenceLine {
   flops_per_token?: number;
   omp_wait_policy?: string;
   torch?: string;
+  padding?: string;
+  examples_per_s?: number;
 }
 
-export const REFERENCE_WORKLOADS = ["pretrain_step", "finetune_step", "inference"];
+export const REFERENCE_WORKLOADS = ["pretrain_step", "finetune_step", "inference", "sst2_finetune", "sst2_eval"];
 export const REFERENCE_SCRIPT = join(packageRoot, "native", "bench", "torch_reference.py");
 // Debian's interpreter, where python3-torch installs; the python3 first on PATH may lack torch.
 const DEFAULT_PYTHON = "/usr/bin/python3";
@@ -48,12 +50,14 @@ export async function runReference(opts: {
   workloads: string[];
   steps: number;
   threads: number;
+  /** the GLUE workloads' batch shapes (glue.ts); without it they are not run */
+  shapes?: string;
   print?: (line: string) => void;
 }): Promise<{ lines: ReferenceLine[]; ok: boolean }> {
   const print = opts.print ?? ((l: string) => process.stdout.write(l + "\n"));
-  const workloads = opts.workloads.filter((w) => REFERENCE_WORKLOADS.includes(w));
+  const workloads = opts.workloads.filter((w) => REFERENCE_WORKLOADS.includes(w) && (opts.shapes || !w.startsWith("sst2_")));
   const threads = [...new Set([1, Math.max(1, opts.threads)])].join(",");
-  const child = spawn(opts.python, [REFERENCE_SCRIPT, "--only", workloads.join(","), "--threads", threads, "--steps", String(opts.steps)], {
+  const child = spawn(opts.python, [REFERENCE_SCRIPT, "--only", workloads.join(","), "--threads", threads, "--steps", String(opts.steps), ...(opts.shapes ? ["--shapes", opts.shapes] : [])], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const closed = new Promise<number>((res) => {

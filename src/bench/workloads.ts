@@ -12,6 +12,8 @@ import { prepare, PREPARE_DEFAULTS } from "../prepare/prepare.js";
 import { resolveConfig } from "../pretrain/config.js";
 import { pretrain } from "../pretrain/pretrain.js";
 import { matmulFlopsPerToken, type FlopWorkload } from "./flops.js";
+import { shapeStats, type GlueShapes } from "./glue.js";
+import { readFileSync } from "node:fs";
 
 export interface BenchLine {
   bench: string;
@@ -30,6 +32,11 @@ export interface BenchLine {
   flops_per_token: number;
   host_overhead?: number;
   data?: string;
+  /** GLUE workloads: "dynamic" (each batch padded to its longest member) or the fixed length */
+  padding?: string;
+  examples_per_s?: number;
+  /** GLUE workloads: padded tokens computed per real token */
+  pad_overhead?: number;
 }
 
 /** A batch of random packed sequences: [CLS] A [SEP] B [SEP], every position a token. */
@@ -50,6 +57,55 @@ export function randomBatch(B: number, T: number, vocab: number, seed = 1): Batc
   return { inputIds: ids, tokenTypeIds: tt, attentionMask: mask, batchSize: B, seqLen: T };
 }
 
+/** Single-sentence batches ([CLS] x .. x [SEP], then padding) with the given example lengths. */
+export function lengthBatch(lens: number[], vocab: number, padTo?: number, seed = 1): BatchInput {
+  let s = seed >>> 0;
+  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const B = lens.length, T = padTo ?? Math.max(...lens);
+  const ids = new Int32Array(B * T), tt = new Int32Array(B * T), mask = new Int32Array(B * T);
+  lens.forEach((n, b) => {
+    for (let t = 0; t < n; t++) {
+      ids[b * T + t] = t === 0 ? BERT_SPECIAL_IDS.cls : t === n - 1 ? BERT_SPECIAL_IDS.sep : 1000 + Math.floor(rnd() * (vocab - 1000));
+      mask[b * T + t] = 1;
+    }
+  });
+  return { inputIds: ids, tokenTypeIds: tt, attentionMask: mask, batchSize: B, seqLen: T };
+}
+
+/**
+ * The GLUE workloads on SST-2's shapes (glue.ts): `sst2_finetune` runs one fine-tuning step per training
+ * batch, `sst2_eval` one prediction pass over the dev set; each timed once after one untimed batch.
+ * tokens/s counts real tokens only; `padTo` pads every batch to that length instead of its longest.
+ */
+async function runGlueWorkload(name: string, shapes: GlueShapes, padTo: number | undefined, threads: number): Promise<BenchLine> {
+  const n = native();
+  const disc = PRESETS.small.discriminator;
+  const f = new n.FineTuner(JSON.stringify({ model: disc, num_labels: 2, lr: 3e-4, warmup_steps: 10, total_steps: 1000 }));
+  f.initWeights();
+  const batches = name === "sst2_finetune" ? shapes.train : shapes.eval;
+  const inputs = batches.map((lens, i) => lengthBatch(lens, disc.vocab_size, padTo, i + 1));
+  const run = async (b: BatchInput) => {
+    if (name === "sst2_finetune") await f.trainStep(b, Int32Array.from({ length: b.batchSize }, (_, i) => i % 2));
+    else await f.predict(b);
+  };
+  await run(inputs[0]); // warm-up
+  const t0 = process.hrtime.bigint();
+  for (const b of inputs) await run(b);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const st = shapeStats(batches, padTo);
+  const fw = name === "sst2_finetune" ? "finetune_step" : "predict";
+  let flops = 0;
+  for (const b of inputs) flops += matmulFlopsPerToken(fw, disc, PRESETS.small.generator, b.seqLen) * b.batchSize * b.seqLen;
+  return {
+    bench: name, impl: "electra", model: "electra-small", batch: batches[0].length, seq: shapes.maxSeqLength, dtype: "fp32",
+    threads: n.engineInfo().threads, tokens_per_s: Math.round(st.tokens / seconds), step_ms: Math.round((1000 * seconds) / inputs.length),
+    steps: inputs.length, peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    gflops: Math.round(flops / seconds / 1e8) / 10, flops_per_token: Math.round(flops / st.tokens),
+    padding: padTo ? String(padTo) : "dynamic", examples_per_s: Math.round((10 * st.examples) / seconds) / 10,
+    pad_overhead: Math.round((1000 * st.padded) / st.tokens) / 1000, data: shapes.source,
+  };
+}
+
 async function timeSteps(steps: number, fn: () => Promise<unknown>): Promise<number> {
   await fn(); // warm-up: allocations, page faults
   const t0 = process.hrtime.bigint();
@@ -57,9 +113,16 @@ async function timeSteps(steps: number, fn: () => Promise<unknown>): Promise<num
   return Number(process.hrtime.bigint() - t0) / 1e6 / steps;
 }
 
-export async function runWorkload(name: string, opts: { batch: number; seq: number; steps: number; threads: number }): Promise<BenchLine> {
+export async function runWorkload(
+  name: string,
+  opts: { batch: number; seq: number; steps: number; threads: number; shapes?: string; padTo?: number },
+): Promise<BenchLine> {
   const n = native();
   if (opts.threads > 0) n.setThreads(opts.threads);
+  if (name === "sst2_finetune" || name === "sst2_eval") {
+    if (!opts.shapes) throw new Error(`${name} needs --shapes FILE (written by the parent process)`);
+    return runGlueWorkload(name, JSON.parse(readFileSync(opts.shapes, "utf8")) as GlueShapes, opts.padTo, opts.threads);
+  }
   const small = PRESETS.small;
   const batch = randomBatch(opts.batch, opts.seq, small.discriminator.vocab_size);
   let stepMs: number;
