@@ -3,6 +3,7 @@
 // calling thread computes one block of C; callers split C's rows across threads. Every C element
 // sums k in increasing order, so results do not depend on the number of threads.
 #pragma once
+#include <cstdint>
 
 namespace electra {
 
@@ -10,5 +11,14 @@ namespace electra {
 // for i in [0, rows), j in [0, cols), k in [0, K).
 void gemm_f32(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
               bool accumulate);
+
+// The same product with A and B rounded to bf16 (round to nearest even) and fp32 sums
+// (gemm_bf16.cpp): AVX512-BF16 dot products where the CPU has them, else (or with `emulate`) the
+// rounded operands through gemm_f32.
+void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
+               bool accumulate, bool emulate = false);
+bool gemm_bf16_native();  // whether gemm_bf16 runs AVX512-BF16 instructions here
+uint16_t to_bf16(float f);  // round to nearest even; NaN stays NaN
+float bf16_round(float f);  // f rounded to bf16, as a float
 
 }  // namespace electra

@@ -1,0 +1,206 @@
+// gemm_bf16.cpp: the bf16 matrix product of the engine's bf16 mode: fp32 operands rounded to bf16
+// (round to nearest even) while they are packed, products summed in fp32 (AVX512-BF16 vdpbf16ps,
+// two k per instruction). Without AVX512-BF16 the operands are rounded the same way and the fp32
+// kernels of gemm.cpp sum them, so every machine computes with the same bf16 inputs.
+//
+// Blocking: k in blocks of KC (as gemm.cpp); rows in super-blocks of MC whose A is packed once per
+// k block as bf16 pairs (A[i][k], A[i][k+1]) in one 32-bit word; B in panels of KC x 32 packed as
+// k-pair words, [pair][column]; a 6 x 32 register tile (12 zmm accumulators) does 2 x MR dot
+// products of 16 lanes per k pair. Every C element sums its k pairs in increasing order whatever the
+// row split, so results do not depend on the thread count.
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own placeholder operands (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "cpu/gemm.h"
+#include "cpu/simd.h"
+
+namespace electra {
+
+static constexpr int KC = 256;  // k block (128 pairs): a 32-column B panel is 16 KB
+static constexpr int MC = 384;  // rows per packed A super-block (64 tiles of 6; 192 KB at KC)
+static constexpr int MR = 6;
+
+uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // NaN stays a (quiet) NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+float bf16_round(float f) {
+  const uint32_t u = (uint32_t)to_bf16(f) << 16;
+  float r;
+  std::memcpy(&r, &u, 4);
+  return r;
+}
+
+// Fallback: operands rounded to bf16 in fp32 buffers, then the fp32 kernels.
+static void gemm_bf16_emulated(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows,
+                               int cols, int K, bool accumulate) {
+  static thread_local std::vector<float> a, b;
+  a.resize((size_t)rows * K);
+  b.resize((size_t)K * cols);
+  for (int i = 0; i < rows; i++)
+    for (int k = 0; k < K; k++) a[(size_t)i * K + k] = bf16_round(A[(long)i * sai + (long)k * sak]);
+  for (int k = 0; k < K; k++)
+    for (int j = 0; j < cols; j++) b[(size_t)k * cols + j] = bf16_round(B[(long)k * ldb + j]);
+  gemm_f32(C, ldc, a.data(), K, 1, b.data(), cols, rows, cols, K, accumulate);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+// 16 floats -> 16 bf16 (to_bf16's rounding) in the low halves of 32-bit lanes
+BF16_TARGET static inline __m512i cvt16(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+}
+
+// A rows [i0, i0 + mr) x k [k0, k1) -> Ap[r * kpw + p] = pair words; pairs past k1 are zero.
+BF16_TARGET static void pack_a(uint32_t* Ap, int kpw, const float* A, int sai, int sak, int i0, int mr, int k0,
+                               int k1) {
+  const int kn = k1 - k0;
+  if (sak == 1) {  // rows contiguous in k: 32 floats -> 32 bf16 = 16 pair words per store
+    for (int r = 0; r < mr; r++) {
+      const float* a = A + (long)(i0 + r) * sai + k0;
+      uint32_t* d = Ap + (size_t)r * kpw;
+      for (int k = 0; k < kn; k += 32) {
+        const int w = std::min(32, kn - k);
+        const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+        const __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, a + k), hi = _mm512_maskz_loadu_ps(m1, a + k + 16);
+        _mm512_storeu_si512(d + k / 2, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+      }
+    }
+    return;
+  }
+  if (sai == 1) {  // columns contiguous in i (A transposed): 16 rows x one k pair per step
+    const __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32(kpw), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    for (int r = 0; r < mr; r += 16) {
+      const int h = std::min(16, mr - r);
+      const __mmask16 m = (__mmask16)(h >= 16 ? 0xFFFF : (1u << h) - 1);
+      for (int p = 0; p < (kn + 1) / 2; p++) {
+        const int k = k0 + 2 * p;
+        const __m512 v0 = _mm512_maskz_loadu_ps(m, A + (long)k * sak + i0 + r);
+        const __m512 v1 = k + 1 < k1 ? _mm512_maskz_loadu_ps(m, A + (long)(k + 1) * sak + i0 + r) : _mm512_setzero_ps();
+        const __m512i words = _mm512_or_si512(cvt16(v0), _mm512_slli_epi32(cvt16(v1), 16));
+        _mm512_mask_i32scatter_epi32(Ap + (size_t)r * kpw + p, m, idx, words, 4);
+      }
+    }
+    return;
+  }
+  for (int r = 0; r < mr; r++)
+    for (int p = 0; p < (kn + 1) / 2; p++) {
+      const int k = k0 + 2 * p;
+      const uint32_t lo = to_bf16(A[(long)(i0 + r) * sai + (long)k * sak]);
+      const uint32_t hi = k + 1 < k1 ? to_bf16(A[(long)(i0 + r) * sai + (long)(k + 1) * sak]) : 0;
+      Ap[(size_t)r * kpw + p] = lo | hi << 16;
+    }
+}
+
+// B rows k [k0, k1) x columns [j, j + w) -> Bp[p * 32 + c] pair words, zero past the edges.
+BF16_TARGET static void pack_b(uint32_t* Bp, const float* B, int ldb, int j, int w, int k0, int k1) {
+  const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+  const __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
+  for (int k = k0, p = 0; k < k1; k += 2, p++) {
+    const float* b0 = B + (long)k * ldb + j;
+    const bool two = k + 1 < k1;
+    const float* b1 = b0 + ldb;
+    const __m512i lo0 = cvt16(_mm512_maskz_loadu_ps(m0, b0)), lo1 = cvt16(_mm512_maskz_loadu_ps(m1, b0 + 16));
+    const __m512i hi0 = two ? cvt16(_mm512_maskz_loadu_ps(m0, b1)) : _mm512_setzero_si512();
+    const __m512i hi1 = two ? cvt16(_mm512_maskz_loadu_ps(m1, b1 + 16)) : _mm512_setzero_si512();
+    _mm512_store_si512(Bp + p * 32, _mm512_or_si512(lo0, _mm512_slli_epi32(hi0, 16)));
+    _mm512_store_si512(Bp + p * 32 + 16, _mm512_or_si512(lo1, _mm512_slli_epi32(hi1, 16)));
+  }
+}
+
+template <int R>
+BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, int kpw, const uint32_t* Bp, int kp,
+                                         __mmask16 m0, __mmask16 m1) {
+  __m512 c0[R], c1[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) {
+    c0[r] = _mm512_maskz_loadu_ps(m0, C + (long)r * ldc);
+    c1[r] = _mm512_maskz_loadu_ps(m1, C + (long)r * ldc + 16);
+  }
+  for (int p = 0; p < kp; p++) {
+    const __m512bh b0 = (__m512bh)_mm512_load_si512(Bp + p * 32), b1 = (__m512bh)_mm512_load_si512(Bp + p * 32 + 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[(size_t)r * kpw + p]);
+      c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
+      c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) {
+    _mm512_mask_storeu_ps(C + (long)r * ldc, m0, c0[r]);
+    _mm512_mask_storeu_ps(C + (long)r * ldc + 16, m1, c1[r]);
+  }
+}
+
+BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb,
+                                         int rows, int cols, int K, bool accumulate) {
+  if (!accumulate)
+    for (int i = 0; i < rows; i++) std::memset(C + (long)i * ldc, 0, sizeof(float) * cols);
+  constexpr int KPW = KC / 2;  // pair words per packed A row (a multiple of 16: whole-vector stores)
+  alignas(64) static thread_local uint32_t bp[KPW * 32];
+  static thread_local std::vector<uint32_t> ap;
+  ap.resize((size_t)MC * KPW + 16);
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int k1 = std::min(K, k0 + KC), kp = (k1 - k0 + 1) / 2;
+    for (int i0 = 0; i0 < rows; i0 += MC) {
+      const int mc = std::min(MC, rows - i0);
+      pack_a(ap.data(), KPW, A, sai, sak, i0, mc, k0, k1);
+      for (int j = 0; j < cols; j += 32) {
+        const int w = std::min(32, cols - j);
+        const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+        const __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
+        pack_b(bp, B, ldb, j, w, k0, k1);
+        float* c = C + (long)i0 * ldc + j;
+        int r = 0;
+        for (; r + MR <= mc; r += MR) tile_bf16<MR>(c + (long)r * ldc, ldc, ap.data() + (size_t)r * KPW, KPW, bp, kp, m0, m1);
+        const uint32_t* a = ap.data() + (size_t)r * KPW;
+        switch (mc - r) {
+          case 5: tile_bf16<5>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
+          case 4: tile_bf16<4>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
+          case 3: tile_bf16<3>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
+          case 2: tile_bf16<2>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
+          case 1: tile_bf16<1>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
+          default: break;
+        }
+      }
+    }
+  }
+}
+#endif
+
+bool gemm_bf16_native() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool ok = cpu_isa() == Isa::Avx512 && cpu_has_avx512_bf16();
+  return ok;
+#else
+  return false;
+#endif
+}
+
+void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
+               bool accumulate, bool emulate) {
+  if (rows <= 0 || cols <= 0) return;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!emulate && gemm_bf16_native()) return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
+#endif
+  gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
+}
+
+}  // namespace electra

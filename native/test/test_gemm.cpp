@@ -1,0 +1,120 @@
+// test_gemm.cpp: the fp32 and bf16 GEMM micro-kernels against a float64 reference on random operands
+// of awkward shapes (edges of every tile and panel, odd K, transposed and strided A), and the
+// bf16 kernel's independence of how rows are split between threads.
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "check.h"
+#include "cpu/gemm.h"
+
+using namespace electra;
+
+namespace {
+struct Case {
+  int rows, cols, K;
+  int layout;  // 0: A row-major (sak 1); 1: A transposed (sai 1); 2: general strides
+};
+
+struct Operands {
+  std::vector<float> A, B, C0;
+  int sai, sak, ldb, ldc;
+};
+
+Operands make(const Case& c, std::mt19937& g) {
+  std::normal_distribution<float> nd(0.f, 1.f);
+  Operands o;
+  const int pad = 3;  // leading dimensions wider than the matrix: strides are honoured
+  if (c.layout == 0) o.sai = c.K + pad, o.sak = 1;
+  else if (c.layout == 1) o.sai = 1, o.sak = c.rows + pad;
+  else o.sai = 2 * (c.K + 1), o.sak = 2;
+  const size_t asz = c.layout == 1 ? (size_t)c.K * o.sak : (size_t)c.rows * o.sai;
+  o.A.resize(asz);
+  for (auto& x : o.A) x = nd(g);
+  o.ldb = c.cols + pad;
+  o.B.resize((size_t)c.K * o.ldb);
+  for (auto& x : o.B) x = nd(g);
+  o.ldc = c.cols + 1;
+  o.C0.resize((size_t)c.rows * o.ldc);
+  for (auto& x : o.C0) x = nd(g);
+  return o;
+}
+
+// max over elements of |got - want| / (sum_k |a||b| + |c0|): the error relative to the size of the
+// terms summed, which fp32 summation bounds by about K * 2^-24.
+double worst(const Case& c, const Operands& o, const std::vector<float>& C, bool accumulate, bool bf16) {
+  auto r = [&](float x) { return bf16 ? (double)bf16_round(x) : (double)x; };
+  double w = 0;
+  for (int i = 0; i < c.rows; i++)
+    for (int j = 0; j < c.cols; j++) {
+      double s = accumulate ? o.C0[(size_t)i * o.ldc + j] : 0, mag = std::fabs(s);
+      for (int k = 0; k < c.K; k++) {
+        const double p = r(o.A[(size_t)i * o.sai + (size_t)k * o.sak]) * r(o.B[(size_t)k * o.ldb + j]);
+        s += p;
+        mag += std::fabs(p);
+      }
+      w = std::max(w, std::fabs(C[(size_t)i * o.ldc + j] - s) / (mag + 1e-30));
+    }
+  return w;
+}
+
+const Case kCases[] = {
+    {1, 1, 1, 0},    {5, 7, 3, 0},     {6, 32, 256, 0}, {7, 33, 257, 0}, {13, 70, 511, 0}, {97, 48, 64, 0},
+    {100, 17, 300, 1}, {31, 64, 129, 1}, {6, 16, 2, 1},  {17, 40, 77, 2}, {2, 5, 600, 2},  {192, 96, 128, 0},
+};
+}  // namespace
+
+TEST(gemm_f32_matches_float64) {
+  std::mt19937 g(1);
+  for (const Case& c : kCases)
+    for (bool acc : {false, true}) {
+      Operands o = make(c, g);
+      std::vector<float> C = o.C0;
+      gemm_f32(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc);
+      const double e = worst(c, o, C, acc, false);
+      CHECK_MSG(e < 2e-6, "fp32 %dx%dx%d layout %d acc %d: error %.3g", c.rows, c.cols, c.K, c.layout, acc, e);
+    }
+}
+
+TEST(gemm_bf16_matches_float64_on_rounded_operands) {
+  // Products of bf16 values are exact in fp32, so the only error left is the fp32 summation's.
+  std::mt19937 g(2);
+  std::printf("  bf16 kernel: %s\n", gemm_bf16_native() ? "AVX512-BF16" : "emulated (no AVX512-BF16 here)");
+  for (const Case& c : kCases)
+    for (bool acc : {false, true})
+      for (bool emulate : {false, true}) {
+        Operands o = make(c, g);
+        std::vector<float> C = o.C0;
+        gemm_bf16(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc, emulate);
+        const double e = worst(c, o, C, acc, true);
+        CHECK_MSG(e < 2e-6, "bf16 %dx%dx%d layout %d acc %d emulate %d: error %.3g", c.rows, c.cols, c.K, c.layout,
+                  acc, emulate, e);
+      }
+}
+
+TEST(gemm_bf16_rows_split_anywhere_give_the_same_bits) {
+  std::mt19937 g(3);
+  for (const Case& c : {Case{200, 70, 300, 0}, Case{150, 40, 513, 1}}) {
+    Operands o = make(c, g);
+    std::vector<float> whole = o.C0, parts = o.C0;
+    gemm_bf16(whole.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, true);
+    for (int lo : {0, 37, 101}) {  // three uneven pieces, as threads would take them
+      const int hi = lo == 0 ? 37 : lo == 37 ? 101 : c.rows;
+      gemm_bf16(parts.data() + (size_t)lo * o.ldc, o.ldc, o.A.data() + (size_t)lo * o.sai, o.sai, o.sak, o.B.data(),
+                o.ldb, hi - lo, c.cols, c.K, true);
+    }
+    CHECK(whole == parts);
+  }
+}
+
+TEST(bf16_rounding_is_to_nearest_even) {
+  CHECK(to_bf16(1.0f) == 0x3f80);
+  CHECK(bf16_round(1.0f + 1.0f / 256) == 1.0f);            // halfway: to even (down)
+  CHECK(bf16_round(1.0f + 3.0f / 256) == 1.0f + 4.0f / 256);  // halfway: to even (up)
+  CHECK(bf16_round(1.0f + 1.5f / 256) == 1.0f + 2.0f / 256);  // above halfway: up
+  CHECK(std::isnan(bf16_round(NAN)));
+  CHECK(std::isinf(bf16_round(INFINITY)));
+}
+
+TEST_MAIN()
