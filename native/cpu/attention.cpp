@@ -16,9 +16,11 @@ namespace electra {
 
 // C (rows x cols, ldc) = (acc ? C : 0) + A(i, k) B[k * ldb + j], A(i, k) = A[i * sai + k * sak].
 template <typename F>
-static void mm(F* C, int ldc, const F* A, int sai, int sak, const F* B, int ldb, int rows, int cols, int K, bool acc) {
+static void mm(Precision prec, F* C, int ldc, const F* A, int sai, int sak, const F* B, int ldb, int rows, int cols,
+               int K, bool acc) {
   if constexpr (std::is_same_v<F, float>) {
-    gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, acc);
+    if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, acc);
+    else gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, acc);
   } else {
     for (int i = 0; i < rows; i++)
       for (int j = 0; j < cols; j++) {
@@ -64,7 +66,7 @@ struct AttnScratch {
 
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
-                       float p_drop, uint64_t seed, uint64_t stream) {
+                       float p_drop, uint64_t seed, uint64_t stream, Precision prec) {
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
 #pragma omp parallel
@@ -83,7 +85,7 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
         for (int t = 0; t < T; t++)
           for (int d = 0; d < HS; d++) s.kt[(size_t)d * T + t] = k[(size_t)t * C3 + d];
         F* a = att + ((size_t)b * NH + h) * T * T;
-        mm(a, T, q, C3, 1, s.kt.data(), T, T, T, HS, false);  // scores = q k^T
+        mm(prec, a, T, q, C3, 1, s.kt.data(), T, T, T, HS, false);  // scores = q k^T
         for (int t = 0; t < T; t++) {
           F* row = a + (size_t)t * T;
           F mx = -std::numeric_limits<F>::infinity();
@@ -105,7 +107,7 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
           for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = row[t2] * s.keep[t2];
         }
         // out[t, h] = dropout(P) v
-        mm(out + (size_t)b * T * C + h * HS, C, s.pd.data(), T, 1, v, C3, T, HS, T, false);
+        mm(prec, out + (size_t)b * T * C + h * HS, C, s.pd.data(), T, 1, v, C3, T, HS, T, false);
       }
     }
   }
@@ -113,7 +115,7 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
 
 template <typename F>
 void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, const int32_t* mask, int B, int T,
-                        int C, int NH, float p_drop, uint64_t seed, uint64_t stream) {
+                        int C, int NH, float p_drop, uint64_t seed, uint64_t stream, Precision prec) {
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
 #pragma omp parallel
@@ -137,12 +139,12 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
           std::memcpy(&s.dpd[(size_t)t * T], s.keep.data(), sizeof(F) * T);  // keep the masks for below
         }
         // dv = dropout(P)^T dy
-        mm(dv, C3, s.pd.data(), 1, T, dy, C, T, HS, T, false);
+        mm(prec, dv, C3, s.pd.data(), 1, T, dy, C, T, HS, T, false);
         // d(dropout(P)) = dy v^T, then through dropout and softmax, scaled: dS
         for (int t = 0; t < T; t++)
           for (int d = 0; d < HS; d++) s.vt[(size_t)d * T + t] = v[(size_t)t * C3 + d];
         F* ds = s.pd.data();  // dS overwrites dropout(P), which dv was the last to need
-        mm(ds, T, dy, C, 1, s.vt.data(), T, T, T, HS, false);  // d(dropout(P)) = dy v^T
+        mm(prec, ds, T, dy, C, 1, s.vt.data(), T, T, T, HS, false);  // d(dropout(P)) = dy v^T
         for (int t = 0; t < T; t++) {
           F* dr = ds + (size_t)t * T;
           const F* ar = a + (size_t)t * T;
@@ -155,17 +157,17 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
           for (int t2 = 0; t2 < T; t2++) dr[t2] = ar[t2] * (dr[t2] - dot) * scale;
         }
         // dq = dS k, dk = dS^T q
-        mm(dq, C3, ds, T, 1, k, C3, T, HS, T, false);
-        mm(dk, C3, ds, 1, T, q, C3, T, HS, T, false);
+        mm(prec, dq, C3, ds, T, 1, k, C3, T, HS, T, false);
+        mm(prec, dk, C3, ds, 1, T, q, C3, T, HS, T, false);
       }
     }
   }
   (void)mask;
 }
 
-template void attention_forward<float>(float*, float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t);
-template void attention_forward<double>(double*, double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t);
-template void attention_backward<float>(float*, const float*, const float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t);
-template void attention_backward<double>(double*, const double*, const double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t);
+template void attention_forward<float>(float*, float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision);
+template void attention_forward<double>(double*, double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision);
+template void attention_backward<float>(float*, const float*, const float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision);
+template void attention_backward<double>(double*, const double*, const double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision);
 
 }  // namespace electra

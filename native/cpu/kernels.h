@@ -16,14 +16,20 @@
 
 namespace electra {
 
+// The precision of matrix products (matmuls and attention's): fp32, or bf16, the engine's bf16 mode,
+// where both operands are rounded to bf16 (nearest even) and products are summed in fp32. Everything
+// else (LayerNorm, softmax, losses, optimizer) stays fp32. Ignored for double.
+enum class Precision { Fp32, Bf16 };
+
 // out (N, OC) = inp (N, IC) @ weight (OC, IC)^T + bias (OC); bias may be null.
 template <typename F>
-void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC);
+void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC,
+                    Precision prec = Precision::Fp32);
 // dinp (N, IC) = (or += when accumulate) dout @ weight; dweight (OC, IC) += dout^T @ inp;
 // dbias (OC) += column sums of dout. Any of dinp, dweight, dbias may be null (skipped).
 template <typename F>
 void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, int N,
-                     int IC, int OC, bool accumulate);
+                     int IC, int OC, bool accumulate, Precision prec = Precision::Fp32);
 
 // out (N, C) = LayerNorm(inp) * weight + bias, biased variance; saves mean and rstd (N).
 template <typename F>
@@ -60,11 +66,12 @@ void embedding_backward(F* dwte, F* dwpe, F* dwtt, const F* dout, const int32_t*
 // dropout); out (B, T, C) = dropout(att) @ v, heads concatenated. Scores are scaled by 1/sqrt(HS).
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
-                       float p_drop, uint64_t seed, uint64_t stream);
+                       float p_drop, uint64_t seed, uint64_t stream, Precision prec = Precision::Fp32);
 // dqkv (B, T, 3C) = the gradient of q, k and v.
 template <typename F>
 void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, const int32_t* mask, int B, int T,
-                        int C, int NH, float p_drop, uint64_t seed, uint64_t stream);
+                        int C, int NH, float p_drop, uint64_t seed, uint64_t stream,
+                        Precision prec = Precision::Fp32);
 
 // Softmax cross-entropy over R rows of V logits with per-row weights w (null = 1) and integer targets.
 // Returns sum_r w[r] * loss[r] (in double). When dlogits is non-null it is assigned

@@ -129,8 +129,14 @@ static void bwd_inp(double* a, const double* b, const double* c, int d, int e, i
 static void bwd_w(float* a, float* b, const float* c, const float* d, int e, int f, int g, int h, int i) { bwd_w_f32(a, b, c, d, e, f, g, h, i); }
 static void bwd_w(double* a, double* b, const double* c, const double* d, int e, int f, int g, int h, int i) { bwd_w_f64(a, b, c, d, e, f, g, h, i); }
 
+static void gemm(Precision prec, float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows,
+                 int cols, int K, bool accumulate) {
+  if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
+  else gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
+}
+
 template <typename F>
-void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC) {
+void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC, Precision prec) {
   if constexpr (std::is_same_v<F, float>) {
     // fp32: the register-blocked GEMM on weight^T (transposed once per call, O(IC * OC) next to N * IC * OC)
     static thread_local std::vector<float> wt;
@@ -148,7 +154,7 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
         if (bias) std::memcpy(y, bias, sizeof(float) * OC);
         else std::memset(y, 0, sizeof(float) * OC);
       }
-      if (lo < hi) gemm_f32(out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, w, OC, hi - lo, OC, IC, true);
+      if (lo < hi) gemm(prec, out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, w, OC, hi - lo, OC, IC, true);
     }
     return;
   }
@@ -162,7 +168,7 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
 
 template <typename F>
 void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, int N, int IC,
-                     int OC, bool accumulate) {
+                     int OC, bool accumulate, Precision prec) {
   if constexpr (std::is_same_v<F, float>) {
 #pragma omp parallel
     {
@@ -170,11 +176,11 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
       if (dinp) {  // dinp = dout @ weight: rows of dinp per thread
         thread_range(N, lo, hi);
         if (lo < hi)
-          gemm_f32(dinp + (size_t)lo * IC, IC, dout + (size_t)lo * OC, OC, 1, weight, IC, hi - lo, IC, OC, accumulate);
+          gemm(prec, dinp + (size_t)lo * IC, IC, dout + (size_t)lo * OC, OC, 1, weight, IC, hi - lo, IC, OC, accumulate);
       }
       thread_range(OC, lo, hi);
       if (dweight && lo < hi)  // dweight += dout^T @ inp: rows of dweight (output features) per thread
-        gemm_f32(dweight + (size_t)lo * IC, IC, dout + lo, 1, OC, inp, IC, hi - lo, IC, N, true);
+        gemm(prec, dweight + (size_t)lo * IC, IC, dout + lo, 1, OC, inp, IC, hi - lo, IC, N, true);
       if (dbias)
         for (int o = lo; o < hi; o++) {
           float s = 0;
@@ -205,9 +211,9 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
   }
 }
 
-template void matmul_forward<float>(float*, const float*, const float*, const float*, int, int, int);
-template void matmul_forward<double>(double*, const double*, const double*, const double*, int, int, int);
-template void matmul_backward<float>(float*, float*, float*, const float*, const float*, const float*, int, int, int, bool);
-template void matmul_backward<double>(double*, double*, double*, const double*, const double*, const double*, int, int, int, bool);
+template void matmul_forward<float>(float*, const float*, const float*, const float*, int, int, int, Precision);
+template void matmul_forward<double>(double*, const double*, const double*, const double*, int, int, int, Precision);
+template void matmul_backward<float>(float*, float*, float*, const float*, const float*, const float*, int, int, int, bool, Precision);
+template void matmul_backward<double>(double*, double*, double*, const double*, const double*, const double*, int, int, int, bool, Precision);
 
 }  // namespace electra

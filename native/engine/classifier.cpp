@@ -18,6 +18,8 @@ Classifier<F>::Classifier(const ClassifierConfig& cfg) : cfg_(cfg) {
   params_.assign(table_.total(), F(0));
   grads_.assign(table_.total(), F(0));
   enc_ = std::make_unique<Encoder<F>>(cfg_.model);
+  enc_->set_precision(cfg_.precision);
+  head_.set_precision(cfg_.precision);
 }
 
 template <typename F>
@@ -66,6 +68,12 @@ Discriminator<F>::Discriminator(const ElectraConfig& cfg) : cfg_(cfg) {
   head_l_ = declare_disc_head(table_, cfg_, "");
   params_.assign(table_.total(), F(0));
   enc_ = std::make_unique<Encoder<F>>(cfg_);
+}
+
+template <typename F>
+void Discriminator<F>::set_precision(Precision p) {
+  enc_->set_precision(p);
+  head_.set_precision(p);
 }
 
 template <typename F>

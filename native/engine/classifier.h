@@ -16,6 +16,7 @@ struct ClassifierConfig {
   ClsHeadKind head = ClsHeadKind::Electra;
   int num_labels = 2;           // 1 = regression
   float classifier_dropout = 0.1f;
+  Precision precision = Precision::Fp32;  // of every matrix product (kernels.h)
 };
 
 template <typename F>
@@ -50,6 +51,7 @@ class Discriminator {
   explicit Discriminator(const ElectraConfig& cfg);
   // logits (B, T) of "this token was replaced".
   const std::vector<F>& forward(const Batch& batch);
+  void set_precision(Precision p);  // of every matrix product (kernels.h); fp32 unless set
   const ParamTable& table() const { return table_; }
   std::vector<F>& params() { return params_; }
 

@@ -190,7 +190,7 @@ void Encoder<F>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>&
   embedding_forward(emb_.data(), ids_.data(), tt_.data(), ew.wte, ew.wpe, ew.wtt, B, T, E);
   layernorm_forward(emb_ln_.data(), emb_mean_.data(), emb_rstd_.data(), emb_.data(), ew.lnw, ew.lnb, BT, E, eps);
   dropout_forward(emb_drop_.data(), emb_ln_.data(), (int64_t)BT * E, ph, dr.seed, dr.stream(0));
-  if (w.projw) matmul_forward(x0_.data(), emb_drop_.data(), w.projw, w.projb, BT, E, C);
+  if (w.projw) matmul_forward(x0_.data(), emb_drop_.data(), w.projw, w.projb, BT, E, C, prec_);
   else std::memcpy(x0_.data(), emb_drop_.data(), sizeof(F) * BT * C);
 
   for (int l = 0; l < L; l++) {
@@ -204,15 +204,15 @@ void Encoder<F>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>&
     F* fcg = fcg_.data() + (int64_t)l * BT * Fd;
     F* r2 = r2_.data() + (int64_t)l * BT * C;
     F* out = out_.data() + (int64_t)l * BT * C;
-    matmul_forward(qkv, x, w.qkvw + (int64_t)l * 3 * C * C, w.qkvb + (int64_t)l * 3 * C, BT, C, 3 * C);
-    attention_forward(ctx, att, qkv, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l));
-    matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C);
+    matmul_forward(qkv, x, w.qkvw + (int64_t)l * 3 * C * C, w.qkvb + (int64_t)l * 3 * C, BT, C, 3 * C, prec_);
+    attention_forward(ctx, att, qkv, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_);
+    matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C, prec_);
     dropout_forward(r1, r1, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
     add_inplace(r1, x, (int64_t)BT * C);
     layernorm_forward(x1, m1_.data() + l * BT, s1_.data() + l * BT, r1, w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
-    matmul_forward(fch, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, BT, C, Fd);
+    matmul_forward(fch, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, BT, C, Fd, prec_);
     gelu_forward(fcg, fch, (int64_t)BT * Fd);
-    matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C);
+    matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C, prec_);
     dropout_forward(r2, r2, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l));
     add_inplace(r2, x1, (int64_t)BT * C);
     layernorm_forward(out, m2_.data() + l * BT, s2_.data() + l * BT, r2, w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
@@ -258,22 +258,22 @@ void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F
                        w.ln2w + l * C, BT, C, false);
     dropout_forward(dtmp, dx1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l));
     matmul_backward(dfc, dw.fcprojw + (int64_t)l * C * Fd, dw.fcprojb + (int64_t)l * C, dtmp, fcg,
-                    w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, false);
+                    w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, false, prec_);
     gelu_backward(dfc, fch, dfc, (int64_t)BT * Fd);
     matmul_backward(dx1, dw.fcw + (int64_t)l * Fd * C, dw.fcb + (int64_t)l * Fd, dfc, x1, w.fcw + (int64_t)l * Fd * C,
-                    BT, C, Fd, true);
+                    BT, C, Fd, true, prec_);
     layernorm_backward(dres, dw.ln1w + l * C, dw.ln1b + l * C, dx1, r1, m1_.data() + l * BT, s1_.data() + l * BT,
                        w.ln1w + l * C, BT, C, false);
     dropout_forward(dtmp, dres, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
     matmul_backward(dctx, dw.attprojw + (int64_t)l * C * C, dw.attprojb + (int64_t)l * C, dtmp, ctx,
-                    w.attprojw + (int64_t)l * C * C, BT, C, C, false);
-    attention_backward(dqkv, dctx, qkv, att, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l));
+                    w.attprojw + (int64_t)l * C * C, BT, C, C, false, prec_);
+    attention_backward(dqkv, dctx, qkv, att, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_);
     matmul_backward(dres, dw.qkvw + (int64_t)l * 3 * C * C, dw.qkvb + (int64_t)l * 3 * C, dqkv, x,
-                    w.qkvw + (int64_t)l * 3 * C * C, BT, C, 3 * C, true);
+                    w.qkvw + (int64_t)l * 3 * C * C, BT, C, 3 * C, true, prec_);
   }
 
   F* demb = demb_.data();
-  if (w.projw) matmul_backward(demb, dw.projw, dw.projb, dres, emb_drop_.data(), w.projw, BT, E, C, false);
+  if (w.projw) matmul_backward(demb, dw.projw, dw.projb, dres, emb_drop_.data(), w.projw, BT, E, C, false, prec_);
   else std::memcpy(demb, dres, sizeof(F) * BT * C);
   dropout_forward(demb, demb, (int64_t)BT * E, ph, dr.seed, dr.stream(0));
   layernorm_backward(demb, dew.lnw, dew.lnb, demb, emb_.data(), emb_mean_.data(), emb_rstd_.data(), ew.lnw, BT, E,
@@ -290,18 +290,18 @@ void DiscHead<F>::forward(const DiscHeadWeights<F>& w, const F* x, int R, int C)
   g_.resize((int64_t)R * C);
   dg_.resize((int64_t)R * C);
   logits_.resize(R);
-  matmul_forward(h_.data(), x, w.densew, w.denseb, R, C, C);
+  matmul_forward(h_.data(), x, w.densew, w.denseb, R, C, C, prec_);
   gelu_forward(g_.data(), h_.data(), (int64_t)R * C);
-  matmul_forward(logits_.data(), g_.data(), w.predw, w.predb, R, C, 1);
+  matmul_forward(logits_.data(), g_.data(), w.predw, w.predb, R, C, 1, prec_);
 }
 
 template <typename F>
 void DiscHead<F>::backward(F* dx, const DiscHeadWeights<F>& dw, const F* dlogits, const DiscHeadWeights<F>& w,
                            const F* x) {
   const int R = R_, C = C_;
-  matmul_backward(dg_.data(), dw.predw, dw.predb, dlogits, g_.data(), w.predw, R, C, 1, false);
+  matmul_backward(dg_.data(), dw.predw, dw.predb, dlogits, g_.data(), w.predw, R, C, 1, false, prec_);
   gelu_backward(dg_.data(), h_.data(), dg_.data(), (int64_t)R * C);
-  matmul_backward(dx, dw.densew, dw.denseb, dg_.data(), x, w.densew, R, C, C, false);
+  matmul_backward(dx, dw.densew, dw.denseb, dg_.data(), x, w.densew, R, C, C, false, prec_);
 }
 
 template <typename F>
@@ -312,20 +312,20 @@ void GenHead<F>::forward(const GenHeadWeights<F>& w, const F* wte, const F* x, i
   ym_.resize(R);
   ys_.resize(R);
   logits_.resize((int64_t)R * V);
-  matmul_forward(h_.data(), x, w.densew, w.denseb, R, C, E);
+  matmul_forward(h_.data(), x, w.densew, w.denseb, R, C, E, prec_);
   gelu_forward(g_.data(), h_.data(), (int64_t)R * E);
   layernorm_forward(y_.data(), ym_.data(), ys_.data(), g_.data(), w.lnw, w.lnb, R, E, eps);
-  matmul_forward(logits_.data(), y_.data(), wte, w.bias, R, E, V);
+  matmul_forward(logits_.data(), y_.data(), wte, w.bias, R, E, V, prec_);
 }
 
 template <typename F>
 void GenHead<F>::backward(F* dx, const GenHeadWeights<F>& dw, F* dwte, const F* dlogits, const GenHeadWeights<F>& w,
                           const F* wte, const F* x) {
   const int R = R_, C = C_, E = E_, V = V_;
-  matmul_backward(dy_.data(), dwte, dw.bias, dlogits, y_.data(), wte, R, E, V, false);
+  matmul_backward(dy_.data(), dwte, dw.bias, dlogits, y_.data(), wte, R, E, V, false, prec_);
   layernorm_backward(dy_.data(), dw.lnw, dw.lnb, dy_.data(), g_.data(), ym_.data(), ys_.data(), w.lnw, R, E, false);
   gelu_backward(dy_.data(), h_.data(), dy_.data(), (int64_t)R * E);
-  matmul_backward(dx, dw.densew, dw.denseb, dy_.data(), x, w.densew, R, C, E, false);
+  matmul_backward(dx, dw.densew, dw.denseb, dy_.data(), x, w.densew, R, C, E, false, prec_);
 }
 
 template <typename F>
@@ -339,12 +339,12 @@ void ClsHead<F>::forward(const ClsHeadWeights<F>& w, const F* x, int B, int C, i
   logits_.resize((int64_t)B * NL);
   dropout_forward(xd_.data(), x, (int64_t)B * C, p_, dr_.seed, dr_.stream(0));
   if (w.densew) {
-    matmul_forward(h_.data(), xd_.data(), w.densew, w.denseb, B, C, C);
+    matmul_forward(h_.data(), xd_.data(), w.densew, w.denseb, B, C, C, prec_);
     gelu_forward(g_.data(), h_.data(), (int64_t)B * C);
     dropout_forward(gd_.data(), g_.data(), (int64_t)B * C, p_, dr_.seed, dr_.stream(1));
-    matmul_forward(logits_.data(), gd_.data(), w.outw, w.outb, B, C, NL);
+    matmul_forward(logits_.data(), gd_.data(), w.outw, w.outb, B, C, NL, prec_);
   } else {
-    matmul_forward(logits_.data(), xd_.data(), w.outw, w.outb, B, C, NL);
+    matmul_forward(logits_.data(), xd_.data(), w.outw, w.outb, B, C, NL, prec_);
   }
 }
 
@@ -352,12 +352,12 @@ template <typename F>
 void ClsHead<F>::backward(F* dx, const ClsHeadWeights<F>& dw, const F* dlogits, const ClsHeadWeights<F>& w) {
   const int B = B_, C = C_, NL = NL_;
   if (w.densew) {
-    matmul_backward(dtmp_.data(), dw.outw, dw.outb, dlogits, gd_.data(), w.outw, B, C, NL, false);
+    matmul_backward(dtmp_.data(), dw.outw, dw.outb, dlogits, gd_.data(), w.outw, B, C, NL, false, prec_);
     dropout_forward(dtmp_.data(), dtmp_.data(), (int64_t)B * C, p_, dr_.seed, dr_.stream(1));
     gelu_backward(dtmp_.data(), h_.data(), dtmp_.data(), (int64_t)B * C);
-    matmul_backward(dx, dw.densew, dw.denseb, dtmp_.data(), xd_.data(), w.densew, B, C, C, false);
+    matmul_backward(dx, dw.densew, dw.denseb, dtmp_.data(), xd_.data(), w.densew, B, C, C, false, prec_);
   } else {
-    matmul_backward(dx, dw.outw, dw.outb, dlogits, xd_.data(), w.outw, B, C, NL, false);
+    matmul_backward(dx, dw.outw, dw.outb, dlogits, xd_.data(), w.outw, B, C, NL, false, prec_);
   }
   dropout_forward(dx, dx, (int64_t)B * C, p_, dr_.seed, dr_.stream(0));
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/kernels.h"
 #include "engine/config.h"
 #include "engine/params.h"
 
@@ -118,10 +119,12 @@ class Encoder {
   const F* output() const;
   F* output_grad_buffer();  // a (B, T, C) buffer callers may use to assemble dout
   const ElectraConfig& config() const { return c_; }
+  void set_precision(Precision p) { prec_ = p; }  // of the matrix products (kernels.h)
 
  private:
   void ensure(int B, int T);
   ElectraConfig c_;
+  Precision prec_ = Precision::Fp32;
   int B_ = 0, T_ = 0, cap_ = 0, capT_ = 0;
   DropoutCtx dr_;
   std::vector<int32_t> ids_, tt_, mask_;
@@ -141,8 +144,10 @@ class DiscHead {
   // dlogits (R) -> dx (R, C) assigned; parameter gradients added into dw.
   void backward(F* dx, const DiscHeadWeights<F>& dw, const F* dlogits, const DiscHeadWeights<F>& w, const F* x);
   const F* logits() const { return logits_.data(); }
+  void set_precision(Precision p) { prec_ = p; }
 
  private:
+  Precision prec_ = Precision::Fp32;
   int R_ = 0, C_ = 0;
   std::vector<F> h_, g_, logits_, dg_;
 };
@@ -156,8 +161,10 @@ class GenHead {
   void backward(F* dx, const GenHeadWeights<F>& dw, F* dwte, const F* dlogits, const GenHeadWeights<F>& w,
                 const F* wte, const F* x);
   const F* logits() const { return logits_.data(); }
+  void set_precision(Precision p) { prec_ = p; }
 
  private:
+  Precision prec_ = Precision::Fp32;
   int R_ = 0, C_ = 0, E_ = 0, V_ = 0;
   std::vector<F> h_, g_, y_, ym_, ys_, logits_, dy_;
 };
@@ -170,8 +177,10 @@ class ClsHead {
   void forward(const ClsHeadWeights<F>& w, const F* x, int B, int C, int NL, float p_drop, const DropoutCtx& dr);
   void backward(F* dx, const ClsHeadWeights<F>& dw, const F* dlogits, const ClsHeadWeights<F>& w);
   const F* logits() const { return logits_.data(); }
+  void set_precision(Precision p) { prec_ = p; }
 
  private:
+  Precision prec_ = Precision::Fp32;
   int B_ = 0, C_ = 0, NL_ = 0;
   float p_ = 0;
   DropoutCtx dr_;

@@ -86,6 +86,10 @@ Pretrainer<F>::Pretrainer(const PretrainConfig& cfg) : cfg_(cfg) {
   }
   params_.assign(table_.total(), F(0));
   grads_.assign(table_.total(), F(0));
+  disc_enc_->set_precision(cfg_.precision);
+  if (gen_enc_) gen_enc_->set_precision(cfg_.precision);
+  disc_head_.set_precision(cfg_.precision);
+  gen_head_.set_precision(cfg_.precision);
 }
 
 template <typename F>

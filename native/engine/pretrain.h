@@ -27,6 +27,7 @@ struct PretrainConfig {
   float mask_prob = 0.15f;
   float gen_weight = 1.0f, disc_weight = 50.0f, temperature = 1.0f;
   SpecialIds special;
+  Precision precision = Precision::Fp32;  // of every matrix product (kernels.h)
   void validate() const;
 };
 

@@ -20,6 +20,12 @@ static void read_common(const json::Value& v, Schedule& s, AdamWConfig& a, uint6
   seed = (uint64_t)v.get_int_or("seed", what, (int64_t)seed);
 }
 
+Precision precision_from_json(const json::Value& v, const std::string& what) {
+  const std::string p = v.get_string_or("precision", what, "fp32");
+  if (p != "fp32" && p != "bf16") throw Error(what + ": precision must be \"fp32\" or \"bf16\", not \"" + p + "\"");
+  return p == "bf16" ? Precision::Bf16 : Precision::Fp32;
+}
+
 PretrainOptions PretrainOptions::from_json(const std::string& text) {
   const std::string what = "pre-training options";
   json::Value v = json::parse(text, what);
@@ -44,6 +50,7 @@ PretrainOptions PretrainOptions::from_json(const std::string& text) {
     o.model.special.sep = (int)sp->get_int_or("sep", what, o.model.special.sep);
     o.model.special.mask = (int)sp->get_int_or("mask", what, o.model.special.mask);
   }
+  o.model.precision = precision_from_json(v, what);
   read_common(v, o.schedule, o.adam, o.seed, what);
   o.model.validate();
   return o;
@@ -159,6 +166,7 @@ FinetuneOptions FinetuneOptions::from_json(const std::string& text) {
   if (head != "electra" && head != "hf") throw Error(what + ": head must be \"electra\" or \"hf\"");
   o.model.head = head == "hf" ? ClsHeadKind::HuggingFace : ClsHeadKind::Electra;
   o.model.classifier_dropout = (float)v.get_number_or("classifier_dropout", what, 0.1);
+  o.model.precision = precision_from_json(v, what);
   o.layerwise_lr_decay = v.get_number_or("layerwise_lr_decay", what, o.layerwise_lr_decay);
   const std::string mode = v.get_string_or("layerwise_mode", what, "electra");
   if (mode != "electra" && mode != "corrected") throw Error(what + ": layerwise_mode must be \"electra\" or \"corrected\"");

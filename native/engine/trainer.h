@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/classifier.h"
+#include "engine/json.h"
 #include "engine/optim.h"
 #include "engine/pretrain.h"
 
@@ -20,6 +21,9 @@ struct Schedule {
   double lr_at(int64_t step) const { return electra_learning_rate(lr, step, warmup_steps, total_steps); }
 };
 
+// "precision" of an options object: "fp32" (the default) or "bf16"; anything else throws.
+Precision precision_from_json(const json::Value& v, const std::string& what);
+
 struct PretrainOptions {
   PretrainConfig model;
   Schedule schedule;
@@ -27,7 +31,7 @@ struct PretrainOptions {
   uint64_t seed = 1;
   // {"discriminator": {...}, "generator": {...}, "objective", "mask_prob", "gen_weight", "disc_weight",
   //  "temperature", "special_ids": {"pad","unk","cls","sep","mask"}, "lr", "warmup_steps",
-  //  "total_steps", "weight_decay", "clip_norm", "seed"}
+  //  "total_steps", "weight_decay", "clip_norm", "seed", "precision": "fp32" | "bf16"}
   static PretrainOptions from_json(const std::string& text);
 };
 

@@ -276,9 +276,10 @@ TEST(classifier_gradients_both_heads_and_regression) {
   }
 }
 
-TEST(results_do_not_depend_on_thread_count) {
+static void check_thread_invariance(Precision prec) {
   PretrainConfig pc = tiny_config();
   pc.disc.num_hidden_layers = pc.gen.num_hidden_layers = 1;
+  pc.precision = prec;
   std::vector<std::vector<float>> grads, logits;
   for (int threads : {1, 2, 3}) {
     set_num_threads(threads);
@@ -297,6 +298,9 @@ TEST(results_do_not_depend_on_thread_count) {
   CHECK(std::memcmp(grads[0].data(), grads[2].data(), grads[0].size() * 4) == 0);
   CHECK(logits[0] == logits[1] && logits[0] == logits[2]);
 }
+
+TEST(results_do_not_depend_on_thread_count) { check_thread_invariance(Precision::Fp32); }
+TEST(results_do_not_depend_on_thread_count_bf16) { check_thread_invariance(Precision::Bf16); }
 
 TEST(zz_report_worst_error) { std::printf("  worst normalised gradient error: %.3g (bound %.0e)\n", g_worst, kTol); }
 
