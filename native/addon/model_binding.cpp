@@ -72,9 +72,12 @@ class DiscriminatorWrap : public Napi::ObjectWrap<DiscriminatorWrap> {
   explicit DiscriminatorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DiscriminatorWrap>(info) {
     Napi::Env env = info.Env();
     std::string dir = info[0].ToString();
+    const std::string precision = info.Length() > 1 && info[1].IsString() ? info[1].ToString().Utf8Value() : "fp32";
     guard(env, [&] {
+      if (precision != "fp32" && precision != "bf16") throw electra::Error("precision must be \"fp32\" or \"bf16\"");
       config_ = electra::read_model_config(dir);
       model_ = std::make_shared<electra::Discriminator<float>>(config_);
+      model_->set_precision(precision == "bf16" ? electra::Precision::Bf16 : electra::Precision::Fp32);
       auto rep = electra::load_model_dir(dir, model_->table(), model_->params().data());
       if (!rep.missing.empty()) {
         std::string m;

@@ -2,7 +2,7 @@
 // PyTorch reference (native/bench/torch_reference.py) on the same workloads and a comparison: `compare`
 // JSON lines and a plain-text table, after all other lines.
 //   npm run bench -- [--only tokenizer,pretrain_step,pretrain_loop,finetune_step,inference,sst2_finetune,sst2_eval] [--steps N]
-//                    [--threads N] [--no-reference]
+//                    [--threads N] [--precision fp32,bf16] [--no-reference]
 import { spawnSync } from "node:child_process";
 import { availableParallelism, cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -41,7 +41,8 @@ async function main(): Promise<number> {
   const threads = Number(arg("threads", "0"));
   if (child) {
     const padTo = Number(arg("pad-to", "0")) || undefined;
-    const line = await runWorkload(child, { batch: BATCH, seq: SEQ, steps, threads, shapes: arg("shapes", "") || undefined, padTo });
+    const precision = arg("precision", "fp32") as "fp32" | "bf16";
+    const line = await runWorkload(child, { batch: BATCH, seq: SEQ, steps, threads, shapes: arg("shapes", "") || undefined, padTo, precision });
     process.stdout.write(JSON.stringify(line) + "\n");
     return 0;
   }
@@ -66,13 +67,20 @@ async function main(): Promise<number> {
     for (const l of (r.stdout ?? "").split("\n")) if (l.startsWith("{")) ours.push(JSON.parse(l) as MeasuredLine);
     if (r.status !== 0) failed++;
   };
+  const precisions = arg("precision", "fp32,bf16").split(",");
+  for (const p of precisions) if (p !== "fp32" && p !== "bf16") throw new Error(`--precision: fp32 and/or bf16 (got ${p})`);
   for (const w of only) {
-    if (w === "tokenizer") await benchTokenizer();
-    else if (GLUE_WORKLOADS.includes(w)) {
-      if (!shapesFile) continue;
-      spawnChild(w, ["--shapes", shapesFile]); // dynamic padding
-      spawnChild(w, ["--shapes", shapesFile, "--pad-to", "128"]); // every batch padded to 128, for the gain
-    } else spawnChild(w);
+    if (w === "tokenizer") {
+      await benchTokenizer();
+      continue;
+    }
+    if (GLUE_WORKLOADS.includes(w) && !shapesFile) continue;
+    for (const p of precisions) {
+      if (!GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--precision", p]);
+      else spawnChild(w, ["--shapes", shapesFile!, "--precision", p]); // dynamic padding
+    }
+    // every batch padded to 128, for the gain of dynamic padding
+    if (GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--shapes", shapesFile!, "--pad-to", "128", "--precision", precisions[0]]);
   }
 
   const refWorkloads = only.filter((w) => REFERENCE_WORKLOADS.includes(w));

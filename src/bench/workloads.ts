@@ -21,7 +21,8 @@ export interface BenchLine {
   model: string;
   batch: number;
   seq: number;
-  dtype: "fp32";
+  /** precision of the matrix products (bf16: bf16 operands, fp32 sums) */
+  dtype: "fp32" | "bf16";
   threads: number;
   tokens_per_s: number;
   step_ms: number;
@@ -77,10 +78,10 @@ export function lengthBatch(lens: number[], vocab: number, padTo?: number, seed 
  * batch, `sst2_eval` one prediction pass over the dev set; each timed once after one untimed batch.
  * tokens/s counts real tokens only; `padTo` pads every batch to that length instead of its longest.
  */
-async function runGlueWorkload(name: string, shapes: GlueShapes, padTo: number | undefined, threads: number): Promise<BenchLine> {
+async function runGlueWorkload(name: string, shapes: GlueShapes, padTo: number | undefined, precision: "fp32" | "bf16"): Promise<BenchLine> {
   const n = native();
   const disc = PRESETS.small.discriminator;
-  const f = new n.FineTuner(JSON.stringify({ model: disc, num_labels: 2, lr: 3e-4, warmup_steps: 10, total_steps: 1000 }));
+  const f = new n.FineTuner(JSON.stringify({ model: disc, num_labels: 2, lr: 3e-4, warmup_steps: 10, total_steps: 1000, precision }));
   f.initWeights();
   const batches = name === "sst2_finetune" ? shapes.train : shapes.eval;
   const inputs = batches.map((lens, i) => lengthBatch(lens, disc.vocab_size, padTo, i + 1));
@@ -97,7 +98,7 @@ async function runGlueWorkload(name: string, shapes: GlueShapes, padTo: number |
   let flops = 0;
   for (const b of inputs) flops += matmulFlopsPerToken(fw, disc, PRESETS.small.generator, b.seqLen) * b.batchSize * b.seqLen;
   return {
-    bench: name, impl: "electra", model: "electra-small", batch: batches[0].length, seq: shapes.maxSeqLength, dtype: "fp32",
+    bench: name, impl: "electra", model: "electra-small", batch: batches[0].length, seq: shapes.maxSeqLength, dtype: precision,
     threads: n.engineInfo().threads, tokens_per_s: Math.round(st.tokens / seconds), step_ms: Math.round((1000 * seconds) / inputs.length),
     steps: inputs.length, peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     gflops: Math.round(flops / seconds / 1e8) / 10, flops_per_token: Math.round(flops / st.tokens),
@@ -115,13 +116,14 @@ async function timeSteps(steps: number, fn: () => Promise<unknown>): Promise<num
 
 export async function runWorkload(
   name: string,
-  opts: { batch: number; seq: number; steps: number; threads: number; shapes?: string; padTo?: number },
+  opts: { batch: number; seq: number; steps: number; threads: number; shapes?: string; padTo?: number; precision?: "fp32" | "bf16" },
 ): Promise<BenchLine> {
   const n = native();
   if (opts.threads > 0) n.setThreads(opts.threads);
+  const precision = opts.precision ?? "fp32";
   if (name === "sst2_finetune" || name === "sst2_eval") {
     if (!opts.shapes) throw new Error(`${name} needs --shapes FILE (written by the parent process)`);
-    return runGlueWorkload(name, JSON.parse(readFileSync(opts.shapes, "utf8")) as GlueShapes, opts.padTo, opts.threads);
+    return runGlueWorkload(name, JSON.parse(readFileSync(opts.shapes, "utf8")) as GlueShapes, opts.padTo, precision);
   }
   const small = PRESETS.small;
   const batch = randomBatch(opts.batch, opts.seq, small.discriminator.vocab_size);
@@ -129,12 +131,12 @@ export async function runWorkload(
   if (name === "pretrain_step") {
     const p = new n.Pretrainer(JSON.stringify({
       discriminator: small.discriminator, generator: small.generator, special_ids: BERT_SPECIAL_IDS,
-      lr: small.lr, warmup_steps: small.warmupSteps, total_steps: small.steps, seed: 1,
+      lr: small.lr, warmup_steps: small.warmupSteps, total_steps: small.steps, seed: 1, precision,
     }));
     p.initWeights();
     stepMs = await timeSteps(opts.steps, () => p.trainStep([batch]));
   } else if (name === "finetune_step") {
-    const f = new n.FineTuner(JSON.stringify({ model: small.discriminator, num_labels: 2, lr: 3e-4, warmup_steps: 10, total_steps: 1000 }));
+    const f = new n.FineTuner(JSON.stringify({ model: small.discriminator, num_labels: 2, lr: 3e-4, warmup_steps: 10, total_steps: 1000, precision }));
     f.initWeights();
     const labels = Int32Array.from({ length: opts.batch }, (_, i) => i % 2);
     stepMs = await timeSteps(opts.steps, () => f.trainStep(batch, labels));
@@ -144,7 +146,7 @@ export async function runWorkload(
       const p = new n.Pretrainer(JSON.stringify({ discriminator: small.discriminator, generator: small.generator, special_ids: BERT_SPECIAL_IDS }));
       p.initWeights();
       p.saveModels(join(dir, "d"), join(dir, "g"));
-      const d = new n.Discriminator(join(dir, "d"));
+      const d = new n.Discriminator(join(dir, "d"), precision);
       stepMs = await timeSteps(opts.steps, () => d.logits(batch));
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -158,7 +160,7 @@ export async function runWorkload(
       dataDir = join(tmpdir(), "electra-bench-shared-T128");
       for await (const _ of prepare({ inputs: [join(shared, "corpus")], out: dataDir, vocab: join(shared, "vocab", "bert-base-uncased-vocab.txt"), cased: false, maxSeqLength: 128, seed: 1, evalFraction: 0.01, maxEvalExamples: 1000, examplesPerShard: PREPARE_DEFAULTS.examplesPerShard, textField: "text", threads: opts.threads, force: false })) void _;
     }
-    const config = resolveConfig({ preset: "small", steps: opts.steps + 1, batchSize: opts.batch, logEvery: 1, evalEvery: 1e9, saveEvery: 1e9, threads: opts.threads });
+    const config = resolveConfig({ preset: "small", steps: opts.steps + 1, batchSize: opts.batch, logEvery: 1, evalEvery: 1e9, saveEvery: 1e9, threads: opts.threads, precision });
     let summary: Record<string, unknown> = {};
     const stepTimes: number[] = [];
     let last = Date.now();
@@ -177,7 +179,7 @@ export async function runWorkload(
     const tps = (opts.batch * 128 * 1000) / stepMs;
     const flops = matmulFlopsPerToken("pretrain_loop", small.discriminator, small.generator, 128);
     return {
-      bench: name, impl: "electra", model: "electra-small", batch: opts.batch, seq: 128, dtype: "fp32", threads: n.engineInfo().threads,
+      bench: name, impl: "electra", model: "electra-small", batch: opts.batch, seq: 128, dtype: precision, threads: n.engineInfo().threads,
       tokens_per_s: Math.round(tps), step_ms: Math.round(stepMs), steps: opts.steps,
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       gflops: Math.round((flops * tps) / 1e8) / 10, flops_per_token: Math.round(flops),
@@ -195,7 +197,7 @@ export async function runWorkload(
     model: "electra-small",
     batch: opts.batch,
     seq: opts.seq,
-    dtype: "fp32",
+    dtype: precision,
     threads: n.engineInfo().threads,
     tokens_per_s: Math.round(tps),
     step_ms: Math.round(stepMs),

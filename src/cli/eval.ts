@@ -25,6 +25,7 @@ export function evalOptions(y: Argv) {
     .option("random-init", { type: "boolean", default: false, describe: "fine-tune the same network from random weights (a baseline)" })
     .option("train-limit", { type: "number", describe: "use at most this many training examples per task (quick checks)" })
     .option("threads", { type: "number", default: 0, describe: "CPU threads (0: all cores)" })
+    .option("precision", { type: "string", choices: ["fp32", "bf16"], default: "fp32", describe: "matrix products in fp32 or bf16 (fp32 sums, weights, softmax and losses)" })
     .option("json", { type: "boolean", default: false, describe: "print one JSON event per line" })
     .example("$0 eval --model runs/tiny/checkpoint-2500/discriminator --task rte,mrpc,stsb,cola --data-dir glue_data", "")
     .example("$0 eval --model electra-small-discriminator --task all --data-dir glue_data --seeds 5", "medians over 5 runs, as ELECTRA reports");
@@ -52,6 +53,7 @@ export async function evalCommand(a: Record<string, unknown>): Promise<number> {
       seeds,
       save: Boolean(a.save),
       threads: Number(a.threads),
+      precision: a.precision as "fp32" | "bf16",
       randomInit: Boolean(a.randomInit),
       trainLimit: a.trainLimit as number | undefined,
     }),

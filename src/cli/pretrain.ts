@@ -31,6 +31,7 @@ export function pretrainOptions(y: Argv) {
     .option("resume", { type: "boolean", default: false, describe: "continue the run in --out from its latest checkpoint, exactly" })
     .option("init-from", { type: "string", array: true, describe: "start from Hugging Face model directories (discriminator and/or generator) or a checkpoint" })
     .option("threads", { type: "number", describe: "CPU threads (default: all cores)" })
+    .option("precision", { type: "string", choices: ["fp32", "bf16"], describe: "matrix products in fp32 (default) or bf16 (fp32 sums, master weights, LayerNorm, softmax and losses; faster on CPUs with AVX512-BF16)" })
     .option("json", { type: "boolean", default: false, describe: "print one JSON event per line" })
     .example("$0 pretrain", "train the tiny preset on the built-in corpus")
     .example("$0 pretrain --data data/books --preset small --batch-size 128 --accumulate 4 --out runs/small", "ELECTRA-Small")
@@ -55,6 +56,7 @@ export async function pretrainCommand(a: Record<string, unknown>): Promise<numbe
     evalBatches: a.evalBatches as number | undefined,
     keep: a.keep as number | undefined,
     threads: a.threads as number | undefined,
+    precision: a.precision as RunFlags["precision"],
   };
   const config = resolveConfig(flags);
   const stop = { requested: false };

@@ -28,6 +28,8 @@ export interface EvalOptions {
   seeds: number;
   save: boolean;
   threads: number;
+  /** of the matrix products (default fp32) */
+  precision?: "fp32" | "bf16";
   /** fine-tune the same network from random weights instead of the model's (a baseline) */
   randomInit?: boolean;
   /** use at most this many training examples (quick checks) */
@@ -136,6 +138,7 @@ export async function* evaluate(opts: EvalOptions): AsyncGenerator<WorkEvent> {
       warmup_steps: Math.round(FINETUNE_DEFAULTS.warmupFraction * totalSteps), total_steps: totalSteps, head: opts.head,
       adam_epsilon: FINETUNE_DEFAULTS.adamEpsilon, clip_norm: FINETUNE_DEFAULTS.clipNorm, weight_decay: FINETUNE_DEFAULTS.weightDecay,
       classifier_dropout: FINETUNE_DEFAULTS.classifierDropout, swapped_pairs: task.swapTrainPairs, random_init: Boolean(opts.randomInit),
+      precision: opts.precision ?? "fp32",
     };
     const seedResults: SeedResult[] = [];
     for (let seed = 1; seed <= opts.seeds; seed++) {
@@ -143,6 +146,7 @@ export async function* evaluate(opts: EvalOptions): AsyncGenerator<WorkEvent> {
         model: info.config, num_labels: numLabels, head: opts.head, classifier_dropout: FINETUNE_DEFAULTS.classifierDropout,
         lr, warmup_steps: hyper.warmup_steps, total_steps: totalSteps, seed, layerwise_lr_decay: decay, layerwise_mode: opts.layerwiseMode,
         weight_decay: FINETUNE_DEFAULTS.weightDecay, clip_norm: FINETUNE_DEFAULTS.clipNorm, adam_epsilon: FINETUNE_DEFAULTS.adamEpsilon,
+        precision: hyper.precision,
       }));
       ft.initWeights(0.02);
       if (!opts.randomInit) ft.loadEncoder(opts.model);

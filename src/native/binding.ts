@@ -260,14 +260,17 @@ export interface ShardInfo {
 export interface NativeBinding {
   engineInfo(): EngineInfo;
   setThreads(n: number): void;
-  Discriminator: new (modelDir: string) => DiscriminatorHandle;
+  /** precision: of the matrix products, "fp32" (default) or "bf16" */
+  Discriminator: new (modelDir: string, precision?: "fp32" | "bf16") => DiscriminatorHandle;
   /** Options: JSON of {discriminator, generator, objective, mask_prob, gen_weight, disc_weight,
-   * temperature, special_ids, lr, warmup_steps, total_steps, weight_decay, clip_norm, seed}. */
+   * temperature, special_ids, lr, warmup_steps, total_steps, weight_decay, clip_norm, seed,
+   * precision ("fp32" | "bf16")}. */
   Pretrainer: new (optionsJson: string) => PretrainerHandle;
   /** Reads every shard once (checksums) and streams batches; throws naming a bad shard. */
   ShardLoader: new (files: string[], seed: number, shuffle?: boolean) => ShardLoaderHandle;
   /** Options: JSON of {model, num_labels, head, classifier_dropout, lr, warmup_steps, total_steps, seed,
-   * layerwise_lr_decay, layerwise_mode ("electra" | "corrected"), weight_decay, clip_norm, adam_epsilon}. */
+   * layerwise_lr_decay, layerwise_mode ("electra" | "corrected"), weight_decay, clip_norm, adam_epsilon,
+   * precision ("fp32" | "bf16")}. */
   FineTuner: new (optionsJson: string) => FineTunerHandle;
   /** Options: JSON of {out_dir, max_seq_length, seed, examples_per_shard, eval_fraction, max_eval_examples, threads}. */
   PrepareWriter: new (vocabPath: string, lowerCase: boolean, optionsJson: string) => PrepareWriterHandle;

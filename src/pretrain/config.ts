@@ -29,13 +29,15 @@ export interface RunConfig {
   evalBatches: number;
   keep: number;
   threads: number;
+  /** of the matrix products: fp32, or bf16 (bf16 operands, fp32 sums; weights, optimizer, LayerNorm, softmax and losses stay fp32) */
+  precision: "fp32" | "bf16";
 }
 
 export type RunFlags = Partial<Omit<RunConfig, "discriminator" | "generator">> & { config?: string };
 
 const CONFIG_KEYS = new Set<string>([
   "preset", "objective", "discriminator", "generator", "steps", "batchSize", "accumulate", "lr", "warmupSteps", "maskProb", "genWeight",
-  "discWeight", "temperature", "weightDecay", "clipNorm", "adamEpsilon", "seed", "logEvery", "saveEvery", "evalEvery", "evalBatches", "keep", "threads",
+  "discWeight", "temperature", "weightDecay", "clipNorm", "adamEpsilon", "seed", "logEvery", "saveEvery", "evalEvery", "evalBatches", "keep", "threads", "precision",
 ]);
 
 export function resolveConfig(flags: RunFlags): RunConfig {
@@ -80,6 +82,7 @@ export function resolveConfig(flags: RunFlags): RunConfig {
     evalBatches: pick("evalBatches", 20),
     keep: pick("keep", 3),
     threads: pick("threads", 0),
+    precision: pick("precision", "fp32"),
   };
   validate(c);
   return c;
@@ -99,6 +102,7 @@ function validate(c: RunConfig): void {
   if (c.batchSize % c.accumulate !== 0) throw new Error(`--batch-size (${c.batchSize}) must be a multiple of --accumulate (${c.accumulate})`);
   if (!(c.lr > 0)) throw new Error(`--lr must be positive (got ${c.lr})`);
   if (c.objective !== "electra" && c.objective !== "mlm") throw new Error(`--objective must be electra or mlm (got ${c.objective})`);
+  if (c.precision !== "fp32" && c.precision !== "bf16") throw new Error(`--precision must be fp32 or bf16 (got ${c.precision})`);
   if (!(c.maskProb > 0 && c.maskProb < 1)) throw new Error(`mask probability must be in (0, 1) (got ${c.maskProb})`);
   for (const [name, m] of [["discriminator", c.discriminator], ["generator", c.generator]] as const) {
     if (m.hidden_size % m.num_attention_heads !== 0)

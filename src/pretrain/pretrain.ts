@@ -134,6 +134,7 @@ export async function* pretrain(opts: PretrainOptions): AsyncGenerator<WorkEvent
     discriminator: disc, generator: gen, objective: config.objective, mask_prob: config.maskProb, gen_weight: config.genWeight,
     disc_weight: config.discWeight, temperature: config.temperature, special_ids: special, lr: config.lr, warmup_steps: config.warmupSteps,
     total_steps: config.steps, weight_decay: config.weightDecay, clip_norm: config.clipNorm, adam_epsilon: config.adamEpsilon, seed: config.seed,
+    precision: config.precision,
   }));
   const loader: ShardLoaderHandle = new n.ShardLoader(data.train, config.seed);
   if (loader.vocabHash !== data.vocabHash) throw new Error(`${data.train[0]}: made with another vocabulary than ${data.vocabFile}; rerun electra prepare`);
@@ -179,7 +180,7 @@ export async function* pretrain(opts: PretrainOptions): AsyncGenerator<WorkEvent
 
   const micro = config.batchSize / config.accumulate;
   const startStep = trainer.step;
-  yield { type: "log", level: "info", message: `${config.objective === "electra" ? "ELECTRA" : "MLM"} pre-training, preset ${config.preset}: ${trainer.numParams.toLocaleString("en-US")} parameters, batch ${config.batchSize}${config.accumulate > 1 ? ` (${config.accumulate} x ${micro})` : ""}, ${data.seqLen} tokens, steps ${startStep}..${config.steps}, data ${data.dir} (${loader.examples} examples)` };
+  yield { type: "log", level: "info", message: `${config.objective === "electra" ? "ELECTRA" : "MLM"} pre-training, preset ${config.preset}: ${trainer.numParams.toLocaleString("en-US")} parameters, batch ${config.batchSize}${config.accumulate > 1 ? ` (${config.accumulate} x ${micro})` : ""}, ${data.seqLen} tokens, ${config.precision} matrix products, steps ${startStep}..${config.steps}, data ${data.dir} (${loader.examples} examples)` };
 
   const evalLoader = data.eval.length ? new n.ShardLoader(data.eval, config.seed, false) : null;
   async function evaluate(): Promise<Record<string, number>> {
