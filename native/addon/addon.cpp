@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/info.h"
+#include "engine/profile.h"
 
 namespace electra_addon {
 
@@ -33,9 +34,28 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// profile(on): turns per-kernel timing on (clearing the table) or off; returns the table so far.
+static Napi::Value Profile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto entries = electra::profile_entries();
+  Napi::Array out = Napi::Array::New(env, entries.size());
+  for (size_t i = 0; i < entries.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", entries[i].name);
+    o.Set("ms", entries[i].ms);
+    o.Set("calls", (double)entries[i].calls);
+    out.Set((uint32_t)i, o);
+  }
+  const bool on = info.Length() > 0 && info[0].ToBoolean().Value();
+  if (on) electra::profile_reset();
+  electra::profile_enable(on);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("engineInfo", Napi::Function::New(env, EngineInfo));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("profile", Napi::Function::New(env, Profile));
   for (InitFn fn : registry()) fn(env, exports);
   return exports;
 }

@@ -3,12 +3,14 @@
 #include <cstring>
 
 #include "cpu/kernels.h"
+#include "engine/profile.h"
 #include "engine/rng.h"
 
 namespace electra {
 
 template <typename F>
 void gelu_forward(F* out, const F* inp, int64_t n) {
+  ProfileScope prof("gelu_fwd");
   const F s = (F)0.70710678118654752440;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) {
@@ -19,6 +21,7 @@ void gelu_forward(F* out, const F* inp, int64_t n) {
 
 template <typename F>
 void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n) {
+  ProfileScope prof("gelu_bwd");
   const F s = (F)0.70710678118654752440;
   const F k = (F)0.39894228040143267794;  // 1 / sqrt(2 pi)
 #pragma omp parallel for schedule(static)
@@ -32,6 +35,7 @@ void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n) {
 
 template <typename F>
 void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, uint64_t stream) {
+  ProfileScope prof("dropout");
   if (p <= 0.f) {
     if (out != inp) std::memcpy(out, inp, sizeof(F) * n);
     return;

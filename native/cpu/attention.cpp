@@ -10,6 +10,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
+#include "engine/profile.h"
 #include "engine/rng.h"
 
 namespace electra {
@@ -67,6 +68,7 @@ struct AttnScratch {
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
                        float p_drop, uint64_t seed, uint64_t stream, Precision prec) {
+  ProfileScope prof("attention_fwd");
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
 #pragma omp parallel
@@ -116,6 +118,7 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
 template <typename F>
 void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, const int32_t* mask, int B, int T,
                         int C, int NH, float p_drop, uint64_t seed, uint64_t stream, Precision prec) {
+  ProfileScope prof("attention_bwd");
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
 #pragma omp parallel

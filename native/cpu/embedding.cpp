@@ -1,12 +1,14 @@
 // embedding.cpp: the sum of word, position and token-type embeddings, and its backward pass
 // (a scatter-add into the three tables, serial over tokens so the sum order is fixed).
 #include "cpu/kernels.h"
+#include "engine/profile.h"
 
 namespace electra {
 
 template <typename F>
 void embedding_forward(F* out, const int32_t* ids, const int32_t* tt, const F* wte, const F* wpe, const F* wtt,
                        int B, int T, int E) {
+  ProfileScope prof("embedding_fwd");
 #pragma omp parallel for schedule(static)
   for (int bt = 0; bt < B * T; bt++) {
     const int t = bt % T;
@@ -21,6 +23,7 @@ void embedding_forward(F* out, const int32_t* ids, const int32_t* tt, const F* w
 template <typename F>
 void embedding_backward(F* dwte, F* dwpe, F* dwtt, const F* dout, const int32_t* ids, const int32_t* tt, int B,
                         int T, int E) {
+  ProfileScope prof("embedding_bwd");
   // Parallel over features: every thread walks all tokens in order for its slice of E.
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < E; i++) {

@@ -66,9 +66,15 @@ BF16_TARGET static inline __m512i cvt16(__m512 v) {
   return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
 }
 
-// A rows [i0, i0 + mr) x k [k0, k1) -> Ap[r * kpw + p] = pair words; pairs past k1 are zero.
-BF16_TARGET static void pack_a(uint32_t* Ap, int kpw, const float* A, int sai, int sak, int i0, int mr, int k0,
-                               int k1) {
+// A rows [i0, i0 + mr) x k [k0, k1) -> pair words in one of two layouts, chosen for A's strides
+// (returned as the strides of a row and of a pair): row-major A (sak 1) packs row by row,
+// Ap[r * kpw + p]; transposed A (sai 1) packs pair by pair, Ap[p * MC + r], so that both are
+// written with whole-vector stores. Pairs past k1 are zero.
+struct PackedA {
+  int sr, sp;
+};
+BF16_TARGET static PackedA pack_a(uint32_t* Ap, int kpw, const float* A, int sai, int sak, int i0, int mr, int k0,
+                                  int k1) {
   const int kn = k1 - k0;
   if (sak == 1) {  // rows contiguous in k: 32 floats -> 32 bf16 = 16 pair words per store
     for (int r = 0; r < mr; r++) {
@@ -82,22 +88,22 @@ BF16_TARGET static void pack_a(uint32_t* Ap, int kpw, const float* A, int sai, i
         _mm512_storeu_si512(d + k / 2, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
       }
     }
-    return;
+    return {kpw, 1};
   }
-  if (sai == 1) {  // columns contiguous in i (A transposed): 16 rows x one k pair per step
-    const __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32(kpw), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-    for (int r = 0; r < mr; r += 16) {
-      const int h = std::min(16, mr - r);
-      const __mmask16 m = (__mmask16)(h >= 16 ? 0xFFFF : (1u << h) - 1);
-      for (int p = 0; p < (kn + 1) / 2; p++) {
-        const int k = k0 + 2 * p;
-        const __m512 v0 = _mm512_maskz_loadu_ps(m, A + (long)k * sak + i0 + r);
-        const __m512 v1 = k + 1 < k1 ? _mm512_maskz_loadu_ps(m, A + (long)(k + 1) * sak + i0 + r) : _mm512_setzero_ps();
-        const __m512i words = _mm512_or_si512(cvt16(v0), _mm512_slli_epi32(cvt16(v1), 16));
-        _mm512_mask_i32scatter_epi32(Ap + (size_t)r * kpw + p, m, idx, words, 4);
+  if (sai == 1) {  // A transposed: rows k and k + 1 hold 16 consecutive i each
+    for (int p = 0; p < (kn + 1) / 2; p++) {
+      const int k = k0 + 2 * p;
+      const float* a0 = A + (long)k * sak + i0;
+      const float* a1 = a0 + sak;
+      for (int r = 0; r < mr; r += 16) {
+        const int h = std::min(16, mr - r);
+        const __mmask16 m = (__mmask16)(h >= 16 ? 0xFFFF : (1u << h) - 1);
+        const __m512i lo = cvt16(_mm512_maskz_loadu_ps(m, a0 + r));
+        const __m512i hi = k + 1 < k1 ? cvt16(_mm512_maskz_loadu_ps(m, a1 + r)) : _mm512_setzero_si512();
+        _mm512_storeu_si512(Ap + (size_t)p * MC + r, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
       }
     }
-    return;
+    return {1, MC};
   }
   for (int r = 0; r < mr; r++)
     for (int p = 0; p < (kn + 1) / 2; p++) {
@@ -106,6 +112,7 @@ BF16_TARGET static void pack_a(uint32_t* Ap, int kpw, const float* A, int sai, i
       const uint32_t hi = k + 1 < k1 ? to_bf16(A[(long)(i0 + r) * sai + (long)(k + 1) * sak]) : 0;
       Ap[(size_t)r * kpw + p] = lo | hi << 16;
     }
+  return {kpw, 1};
 }
 
 // B rows k [k0, k1) x columns [j, j + w) -> Bp[p * 32 + c] pair words, zero past the edges.
@@ -124,9 +131,10 @@ BF16_TARGET static void pack_b(uint32_t* Bp, const float* B, int ldb, int j, int
   }
 }
 
+// C rows [0, R) x 32 columns += A (pair words at Ap[r * sr + p * sp]) x the packed B panel.
 template <int R>
-BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, int kpw, const uint32_t* Bp, int kp,
-                                         __mmask16 m0, __mmask16 m1) {
+BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, int sr, int sp, const uint32_t* Bp,
+                                         int kp, __mmask16 m0, __mmask16 m1) {
   __m512 c0[R], c1[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; r++) {
@@ -137,7 +145,7 @@ BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, 
     const __m512bh b0 = (__m512bh)_mm512_load_si512(Bp + p * 32), b1 = (__m512bh)_mm512_load_si512(Bp + p * 32 + 16);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[(size_t)r * kpw + p]);
+      const __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[(size_t)r * sr + (size_t)p * sp]);
       c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
       c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
     }
@@ -156,12 +164,12 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
   constexpr int KPW = KC / 2;  // pair words per packed A row (a multiple of 16: whole-vector stores)
   alignas(64) static thread_local uint32_t bp[KPW * 32];
   static thread_local std::vector<uint32_t> ap;
-  ap.resize((size_t)MC * KPW + 16);
+  ap.resize((size_t)MC * KPW + 16);  // either layout: MC rows x KPW pairs
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int k1 = std::min(K, k0 + KC), kp = (k1 - k0 + 1) / 2;
     for (int i0 = 0; i0 < rows; i0 += MC) {
       const int mc = std::min(MC, rows - i0);
-      pack_a(ap.data(), KPW, A, sai, sak, i0, mc, k0, k1);
+      const PackedA pa = pack_a(ap.data(), KPW, A, sai, sak, i0, mc, k0, k1);
       for (int j = 0; j < cols; j += 32) {
         const int w = std::min(32, cols - j);
         const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
@@ -169,14 +177,15 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
         pack_b(bp, B, ldb, j, w, k0, k1);
         float* c = C + (long)i0 * ldc + j;
         int r = 0;
-        for (; r + MR <= mc; r += MR) tile_bf16<MR>(c + (long)r * ldc, ldc, ap.data() + (size_t)r * KPW, KPW, bp, kp, m0, m1);
-        const uint32_t* a = ap.data() + (size_t)r * KPW;
+        for (; r + MR <= mc; r += MR)
+          tile_bf16<MR>(c + (long)r * ldc, ldc, ap.data() + (size_t)r * pa.sr, pa.sr, pa.sp, bp, kp, m0, m1);
+        const uint32_t* a = ap.data() + (size_t)r * pa.sr;
         switch (mc - r) {
-          case 5: tile_bf16<5>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
-          case 4: tile_bf16<4>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
-          case 3: tile_bf16<3>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
-          case 2: tile_bf16<2>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
-          case 1: tile_bf16<1>(c + (long)r * ldc, ldc, a, KPW, bp, kp, m0, m1); break;
+          case 5: tile_bf16<5>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
+          case 4: tile_bf16<4>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
+          case 3: tile_bf16<3>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
+          case 2: tile_bf16<2>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
+          case 1: tile_bf16<1>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
           default: break;
         }
       }

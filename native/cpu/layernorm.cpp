@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "engine/profile.h"
 
 namespace electra {
 
 template <typename F>
 void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* weight, const F* bias, int N, int C,
                        double eps) {
+  ProfileScope prof("layernorm_fwd");
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
     const F* x = inp + (int64_t)n * C;
@@ -35,6 +37,7 @@ void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* weight, 
 template <typename F>
 void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* mean, const F* rstd,
                         const F* weight, int N, int C, bool accumulate) {
+  ProfileScope prof("layernorm_bwd");
   if (dweight || dbias) {
     // Each thread owns a range of features and sums over rows in order: thread-count independent.
 #pragma omp parallel for schedule(static)

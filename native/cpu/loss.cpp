@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "engine/profile.h"
 #include "engine/rng.h"
 
 namespace electra {
@@ -12,6 +13,7 @@ namespace electra {
 template <typename F>
 double crossentropy_forward_backward(F* dlogits, const F* logits, const int32_t* targets, const float* w, int R,
                                      int V, double dscale) {
+  ProfileScope prof("mlm_crossentropy");
   std::vector<double> row_loss(R, 0.0);
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
@@ -44,6 +46,7 @@ double crossentropy_forward_backward(F* dlogits, const F* logits, const int32_t*
 template <typename F>
 double rtd_loss_forward_backward(F* dlogits, const F* logits, const int32_t* labels, const int32_t* mask, int R,
                                  double dscale) {
+  ProfileScope prof("rtd_loss");
   double total = 0;
   for (int r = 0; r < R; r++) {
     const double m = mask ? (double)(mask[r] != 0) : 1.0;
@@ -61,6 +64,7 @@ double rtd_loss_forward_backward(F* dlogits, const F* logits, const int32_t* lab
 
 template <typename F>
 double mse_forward_backward(F* dpred, const F* pred, const float* target, int R, double dscale) {
+  ProfileScope prof("mse_loss");
   double total = 0;
   for (int r = 0; r < R; r++) {
     const double d = (double)pred[r] - (double)target[r];
@@ -73,6 +77,7 @@ double mse_forward_backward(F* dpred, const F* pred, const float* target, int R,
 template <typename F>
 void gumbel_sample(int32_t* out, const F* logits, int R, int V, float temperature, const float* u, uint64_t seed,
                    uint64_t stream) {
+  ProfileScope prof("gumbel_sample");
   // The Gumbel noise is at most -log(-log(1 - 2^-24 + 1e-9) + 1e-9) < 16.7 for 24-bit uniforms, so a
   // logit more than 16.7 below the best score so far cannot win: its noise is never computed.
   const float inv_t = 1.0f / temperature;

@@ -10,6 +10,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
+#include "engine/profile.h"
 #include "cpu/simd.h"
 
 namespace electra {
@@ -129,6 +130,21 @@ static void bwd_inp(double* a, const double* b, const double* c, int d, int e, i
 static void bwd_w(float* a, float* b, const float* c, const float* d, int e, int f, int g, int h, int i) { bwd_w_f32(a, b, c, d, e, f, g, h, i); }
 static void bwd_w(double* a, double* b, const double* c, const double* d, int e, int f, int g, int h, int i) { bwd_w_f64(a, b, c, d, e, f, g, h, i); }
 
+// dbias[o] += sum over n of dout[n, o] for o in [lo, hi): rows in order (one sum per column, n
+// increasing, as a column loop would), but swept row by row so that memory is read contiguously.
+template <typename F>
+static void bias_grad(F* dbias, const F* dout, int N, int OC, int lo, int hi) {
+  static thread_local std::vector<F> acc;
+  acc.assign((size_t)(hi - lo), F(0));
+  F* a = acc.data();
+  for (int n = 0; n < N; n++) {
+    const F* d = dout + (int64_t)n * OC + lo;
+#pragma omp simd
+    for (int o = 0; o < hi - lo; o++) a[o] += d[o];
+  }
+  for (int o = lo; o < hi; o++) dbias[o] += a[o - lo];
+}
+
 static void gemm(Precision prec, float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows,
                  int cols, int K, bool accumulate) {
   if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
@@ -137,6 +153,7 @@ static void gemm(Precision prec, float* C, int ldc, const float* A, int sai, int
 
 template <typename F>
 void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC, Precision prec) {
+  ProfileScope prof(prec == Precision::Bf16 && sizeof(F) == 4 ? "matmul_fwd bf16" : "matmul_fwd", N, IC, OC);
   if constexpr (std::is_same_v<F, float>) {
     // fp32: the register-blocked GEMM on weight^T (transposed once per call, O(IC * OC) next to N * IC * OC)
     static thread_local std::vector<float> wt;
@@ -169,6 +186,7 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
 template <typename F>
 void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, int N, int IC,
                      int OC, bool accumulate, Precision prec) {
+  ProfileScope prof(prec == Precision::Bf16 && sizeof(F) == 4 ? "matmul_bwd bf16" : "matmul_bwd", N, IC, OC);
   if constexpr (std::is_same_v<F, float>) {
 #pragma omp parallel
     {
@@ -181,12 +199,7 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
       thread_range(OC, lo, hi);
       if (dweight && lo < hi)  // dweight += dout^T @ inp: rows of dweight (output features) per thread
         gemm(prec, dweight + (size_t)lo * IC, IC, dout + lo, 1, OC, inp, IC, hi - lo, IC, N, true);
-      if (dbias)
-        for (int o = lo; o < hi; o++) {
-          float s = 0;
-          for (int n = 0; n < N; n++) s += dout[(size_t)n * OC + o];
-          dbias[o] += s;
-        }
+      if (dbias && lo < hi) bias_grad(dbias, dout, N, OC, lo, hi);
     }
     return;
   }
@@ -202,11 +215,7 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
       if (lo < hi) bwd_w(dweight, dbias, dout, inp, lo, hi, N, IC, OC);
     } else if (dbias) {
       thread_range(OC, lo, hi);
-      for (int o = lo; o < hi; o++) {
-        F s = 0;
-        for (int n = 0; n < N; n++) s += dout[(int64_t)n * OC + o];
-        dbias[o] += s;
-      }
+      if (lo < hi) bias_grad(dbias, dout, N, OC, lo, hi);
     }
   }
 }

@@ -1,6 +1,7 @@
 // model.cpp: the encoder stack and the heads, forward and backward, written one call per line so
 // the forward pass reads like the architecture and the backward pass is the same list reversed.
 #include "engine/model.h"
+#include "engine/profile.h"
 
 #include <climits>
 #include <cmath>
@@ -132,6 +133,7 @@ uint64_t DropoutCtx::stream(uint32_t site) const { return make_stream(kStreamDro
 
 template <typename F>
 static void add_inplace(F* a, const F* b, int64_t n) {
+  ProfileScope prof("residual_add");
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) a[i] += b[i];
 }

@@ -1,5 +1,6 @@
 // optim.cpp: AdamW (ELECTRA's AdamWeightDecayOptimizer) and the learning-rate schedule.
 #include "engine/optim.h"
+#include "engine/profile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -39,6 +40,7 @@ AdamW<F>::AdamW(const ParamTable& table, AdamWConfig cfg)
 
 template <typename F>
 double AdamW<F>::step(F* params, F* grads, double lr, const std::vector<double>* lr_scale) {
+  ProfileScope prof("adamw");
   const double norm = global_norm(grads, table_.total());
   const double clip = cfg_.clip_norm > 0 ? cfg_.clip_norm / std::max(norm, cfg_.clip_norm) : 1.0;
   const F b1 = (F)cfg_.beta1, b2 = (F)cfg_.beta2, eps = (F)cfg_.eps, c = (F)clip;

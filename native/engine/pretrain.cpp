@@ -1,6 +1,7 @@
 // pretrain.cpp: masking, the generator and discriminator passes, sampling, losses and gradients of
 // one ELECTRA pre-training step.
 #include "engine/pretrain.h"
+#include "engine/profile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -33,6 +34,7 @@ int max_predictions(float mask_prob, int T) { return (int)((mask_prob + 0.005) *
 
 void electra_mask(MaskedInputs& out, const Batch& batch, float mask_prob, int N, const SpecialIds& sp, uint64_t seed,
                   uint32_t step) {
+  ProfileScope prof("electra_mask");
   const int B = batch.B, T = batch.T;
   out.B = B, out.T = T, out.N = N;
   out.gen_input_ids.assign(batch.input_ids, batch.input_ids + (int64_t)B * T);

@@ -17,6 +17,8 @@ export interface MeasuredLine {
   omp_wait_policy?: string;
   /** GLUE workloads: "dynamic" (batches padded to their longest member) or the fixed padded length */
   padding?: string;
+  /** per-kernel shares of one profiled step (ours) */
+  kernels?: { name: string; ms: number; calls: number; share: number }[];
 }
 
 export interface CompareRun {
@@ -127,4 +129,24 @@ export function formatCompareTable(
   const w = cols.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j].length)));
   const fmt = (r: string[]) => r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join("  ").trimEnd();
   return [...head, "", fmt(cols), ...rows.map(fmt)].join("\n");
+}
+
+/**
+ * Where our steps spend their time: per workload and precision, the kernels (matmuls per shape) that
+ * take at least 1% of one profiled step, largest first, with the rest summed.
+ */
+export function formatKernelTable(lines: MeasuredLine[], minShare = 0.01): string {
+  const out = ["Per-kernel time of one profiled step (matmul shapes are rows x in x out; fwd/bwd; bf16 = bf16 products):"];
+  for (const l of lines) {
+    if (!l.kernels?.length) continue;
+    const total = l.kernels.reduce((a, k) => a + k.ms, 0);
+    out.push("", `${l.bench} ${l.dtype}${l.padding ? ` (${l.padding === "dynamic" ? "dynamic padding" : `padded to ${l.padding}`})` : ""}: ${total.toFixed(0)} ms`);
+    const big = l.kernels.filter((k) => k.share >= minShare);
+    const small = l.kernels.filter((k) => k.share < minShare);
+    const rows = big.map((k) => [k.name, `${(100 * k.share).toFixed(1)}%`, k.ms.toFixed(1), String(k.calls)]);
+    if (small.length) rows.push([`(${small.length} more, each < ${100 * minShare}%)`, `${(100 * small.reduce((a, k) => a + k.share, 0)).toFixed(1)}%`, small.reduce((a, k) => a + k.ms, 0).toFixed(1), String(small.reduce((a, k) => a + k.calls, 0))]);
+    const w = [0, 1, 2, 3].map((j) => Math.max(...rows.map((r) => r[j].length)));
+    for (const r of rows) out.push(`  ${r[0].padEnd(w[0])}  ${r[1].padStart(w[1])}  ${r[2].padStart(w[2])} ms  ${r[3].padStart(w[3])} calls`);
+  }
+  return out.join("\n");
 }

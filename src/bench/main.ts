@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { availableParallelism, cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { compareLines, formatCompareTable, peakPerCore, type MeasuredLine } from "./compare.js";
+import { compareLines, formatCompareTable, formatKernelTable, peakPerCore, type MeasuredLine } from "./compare.js";
 import { findTorch, REFERENCE_WORKLOADS, runReference } from "./reference.js";
 import { benchTokenizer } from "./tokenizer.js";
 import { runWorkload } from "./workloads.js";
@@ -82,6 +82,9 @@ async function main(): Promise<number> {
     // every batch padded to 128, for the gain of dynamic padding
     if (GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--shapes", shapesFile!, "--pad-to", "128", "--precision", precisions[0]]);
   }
+
+  const profiled = ours.filter((l) => l.kernels?.length);
+  if (profiled.length) process.stdout.write("\n" + formatKernelTable(profiled) + "\n");
 
   const refWorkloads = only.filter((w) => REFERENCE_WORKLOADS.includes(w));
   if (!refWorkloads.length) return failed ? 1 : 0;

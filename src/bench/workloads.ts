@@ -38,6 +38,29 @@ export interface BenchLine {
   examples_per_s?: number;
   /** GLUE workloads: padded tokens computed per real token */
   pad_overhead?: number;
+  /** one more step with per-kernel timing on: each kernel's (matmuls: each shape's) share of that step */
+  kernels?: KernelShare[];
+}
+
+export interface KernelShare {
+  name: string;
+  ms: number;
+  calls: number;
+  /** of the profiled step's wall time */
+  share: number;
+}
+
+/** One untimed call of `fn` with the engine's per-kernel timing on; "other" is the rest of the step. */
+async function profileStep(fn: () => Promise<unknown>): Promise<KernelShare[]> {
+  const n = native();
+  n.profile(true);
+  const t0 = process.hrtime.bigint();
+  await fn();
+  const total = Number(process.hrtime.bigint() - t0) / 1e6;
+  const entries = n.profile(false);
+  const rest = total - entries.reduce((a, e) => a + e.ms, 0);
+  const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+  return [...entries, { name: "other (outside kernels)", ms: rest, calls: 1 }].map((e) => ({ name: e.name, ms: round(e.ms, 2), calls: e.calls, share: round(e.ms / total, 4) }));
 }
 
 /** A batch of random packed sequences: [CLS] A [SEP] B [SEP], every position a token. */
@@ -107,11 +130,16 @@ async function runGlueWorkload(name: string, shapes: GlueShapes, padTo: number |
   };
 }
 
+let lastKernels: KernelShare[] | undefined;
+
+/** Mean ms of `steps` calls after one warm-up call, then one profiled call (lastKernels). */
 async function timeSteps(steps: number, fn: () => Promise<unknown>): Promise<number> {
   await fn(); // warm-up: allocations, page faults
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < steps; i++) await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e6 / steps;
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6 / steps;
+  lastKernels = await profileStep(fn);
+  return ms;
 }
 
 export async function runWorkload(
@@ -205,5 +233,6 @@ export async function runWorkload(
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     gflops: Math.round((flops * tps) / 1e8) / 10,
     flops_per_token: Math.round(flops),
+    kernels: lastKernels,
   };
 }

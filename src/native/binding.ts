@@ -260,6 +260,9 @@ export interface ShardInfo {
 export interface NativeBinding {
   engineInfo(): EngineInfo;
   setThreads(n: number): void;
+  /** Per-kernel wall-clock timing: profile(true) clears the table and starts; profile(false) stops.
+   * Either returns the table so far (largest first): kernel name (with its shape for matmuls), ms, calls. */
+  profile(on: boolean): { name: string; ms: number; calls: number }[];
   /** precision: of the matrix products, "fp32" (default) or "bf16" */
   Discriminator: new (modelDir: string, precision?: "fp32" | "bf16") => DiscriminatorHandle;
   /** Options: JSON of {discriminator, generator, objective, mask_prob, gen_weight, disc_weight,
