@@ -1,16 +1,57 @@
 // activation.cpp: exact (erf) GELU and counter-based inverted dropout, forward and backward.
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include <type_traits>
+
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
+#include "cpu/vmath.h"
 #include "engine/profile.h"
 #include "engine/rng.h"
 
 namespace electra {
 
+// fp32: vectorised erf and exp (vmath.h), one contiguous chunk per thread
+ELECTRA_MULTIVERSION static void gelu_fwd_f32(float* out, const float* inp, int64_t lo, int64_t hi) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; i++) {
+    const float x = inp[i];
+    out[i] = 0.5f * x * (1.f + vm_erf(x * 0.70710678118654752440f));
+  }
+}
+
+ELECTRA_MULTIVERSION static void gelu_bwd_f32(float* dinp, const float* inp, const float* dout, int64_t lo, int64_t hi) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; i++) {
+    const float x = inp[i];
+    const float cdf = 0.5f * (1.f + vm_erf(x * 0.70710678118654752440f));
+    const float pdf = 0.39894228040143267794f * vm_exp(-0.5f * x * x);
+    dinp[i] = dout[i] * (cdf + x * pdf);
+  }
+}
+
+template <typename Fn>
+static void parallel_chunks(int64_t n, Fn fn) {
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t chunk = (n + nt - 1) / nt / 16 * 16 + 16;
+    const int64_t lo = std::min(n, t * chunk), hi = std::min(n, lo + chunk);
+    if (lo < hi) fn(lo, hi);
+  }
+}
+
 template <typename F>
 void gelu_forward(F* out, const F* inp, int64_t n) {
   ProfileScope prof("gelu_fwd");
+  if constexpr (std::is_same_v<F, float>) {
+    parallel_chunks(n, [&](int64_t lo, int64_t hi) { gelu_fwd_f32(out, inp, lo, hi); });
+    return;
+  }
   const F s = (F)0.70710678118654752440;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) {
@@ -22,6 +63,10 @@ void gelu_forward(F* out, const F* inp, int64_t n) {
 template <typename F>
 void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n) {
   ProfileScope prof("gelu_bwd");
+  if constexpr (std::is_same_v<F, float>) {
+    parallel_chunks(n, [&](int64_t lo, int64_t hi) { gelu_bwd_f32(dinp, inp, dout, lo, hi); });
+    return;
+  }
   const F s = (F)0.70710678118654752440;
   const F k = (F)0.39894228040143267794;  // 1 / sqrt(2 pi)
 #pragma omp parallel for schedule(static)
