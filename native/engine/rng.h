@@ -33,6 +33,34 @@ struct Philox4x32 {
   }
 };
 
+// The words of 16 consecutive blocks, [block0, block0 + 16), in index order: out[4 i + j] = word j of
+// block block0 + i, the same as 16 calls of words(). Written lane by lane so that compilers vectorise
+// it (16 blocks side by side) inside ELECTRA_MULTIVERSION functions.
+static inline __attribute__((always_inline)) void philox_words16(uint64_t seed, uint64_t stream, uint64_t block0,
+                                                                 uint32_t out[64]) {
+  uint32_t c0[16], c1[16], c2[16], c3[16];
+  for (int i = 0; i < 16; i++) {
+    const uint64_t b = block0 + (uint64_t)i;
+    c0[i] = (uint32_t)b, c1[i] = (uint32_t)(b >> 32), c2[i] = (uint32_t)stream, c3[i] = (uint32_t)(stream >> 32);
+  }
+  uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+  for (int r = 0; r < 10; r++) {
+#pragma omp simd
+    for (int i = 0; i < 16; i++) {
+      const uint64_t p0 = (uint64_t)0xD2511F53u * c0[i];
+      const uint64_t p1 = (uint64_t)0xCD9E8D57u * c2[i];
+      const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[i] ^ k0;
+      const uint32_t n1 = (uint32_t)p1;
+      const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[i] ^ k1;
+      const uint32_t n3 = (uint32_t)p0;
+      c0[i] = n0, c1[i] = n1, c2[i] = n2, c3[i] = n3;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  for (int i = 0; i < 16; i++) out[4 * i] = c0[i], out[4 * i + 1] = c1[i], out[4 * i + 2] = c2[i], out[4 * i + 3] = c3[i];
+}
+
 // 32 random bits number `index` of `stream`.
 inline uint32_t random_u32(uint64_t seed, uint64_t stream, uint64_t index) {
   uint32_t w[4];

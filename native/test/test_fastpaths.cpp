@@ -1,0 +1,68 @@
+// test_fastpaths.cpp: the vectorised fp32 paths of the elementwise kernels against their scalar
+// definitions: the same Philox words, the same dropout masks (bit for bit, at every chunk edge and
+// thread count), GELU within float rounding of the double kernel.
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "check.h"
+#include "cpu/kernels.h"
+#include "engine/info.h"
+#include "engine/rng.h"
+
+using namespace electra;
+
+TEST(philox_words16_equals_sixteen_blocks) {
+  for (uint64_t b0 : {0ull, 3ull, 0xFFFFFFF8ull, 123456789012ull}) {
+    uint32_t w16[64];
+    philox_words16(42, 0x0102030405060708ull, b0, w16);
+    for (int i = 0; i < 16; i++) {
+      uint32_t w[4];
+      Philox4x32::words(42, 0x0102030405060708ull, b0 + i, w);
+      for (int j = 0; j < 4; j++) CHECK(w16[4 * i + j] == w[j]);
+    }
+  }
+}
+
+TEST(dropout_fp32_keeps_exactly_the_defined_elements) {
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (int64_t n : {1, 3, 63, 64, 65, 129, 1000, 4099}) {
+      std::vector<float> x(n), y(n);
+      for (int64_t i = 0; i < n; i++) x[i] = 0.25f + (float)i;
+      dropout_forward(y.data(), x.data(), n, 0.1f, 7, 99);
+      const float scale = (float)(1.0 / (1.0 - 0.1));
+      int64_t bad = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const float want = random_unit(7, 99, (uint64_t)i) >= 0.1f ? x[i] * scale : 0.f;
+        bad += y[i] != want;
+      }
+      CHECK_MSG(bad == 0, "n %lld threads %d: %lld elements differ", (long long)n, threads, (long long)bad);
+    }
+  }
+  set_num_threads(0);
+}
+
+TEST(gelu_fp32_matches_double) {
+  std::mt19937 g(5);
+  std::normal_distribution<double> nd(0, 3);
+  const int n = 10007;
+  std::vector<float> x(n), y(n), dy(n), dx(n);
+  std::vector<double> xd(n), yd(n), dyd(n), dxd(n);
+  for (int i = 0; i < n; i++) xd[i] = x[i] = (float)nd(g), dyd[i] = dy[i] = (float)nd(g);
+  gelu_forward(y.data(), x.data(), n);
+  gelu_backward(dx.data(), x.data(), dy.data(), n);
+  gelu_forward(yd.data(), xd.data(), n);
+  gelu_backward(dxd.data(), xd.data(), dyd.data(), n);
+  double ey = 0, edx = 0;
+  for (int i = 0; i < n; i++) {
+    ey = std::max(ey, std::fabs(y[i] - yd[i]) / (1 + std::fabs(yd[i])));
+    edx = std::max(edx, std::fabs(dx[i] - dxd[i]) / (1 + std::fabs(dxd[i])));
+  }
+  std::printf("  gelu fp32 vs double: forward %.3g, backward %.3g (relative to 1 + |value|)\n", ey, edx);
+  CHECK(ey < 2e-6);
+  CHECK(edx < 5e-6);
+}
+
+TEST_MAIN()
