@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/simd.h"
+#include "cpu/vmath.h"
 #include "cpu/kernels.h"
 #include "engine/profile.h"
 #include "engine/rng.h"
@@ -52,6 +54,48 @@ static void keep_row(F* keep, int T, float p, uint64_t seed, uint64_t stream, ui
   }
 }
 
+// fp32 keep_row: 64 multipliers (16 Philox blocks) at a time when base is block-aligned.
+ELECTRA_MULTIVERSION static void keep_row_f32(float* keep, int T, float p, uint64_t seed, uint64_t stream,
+                                              uint64_t base) {
+  const float scale = (float)(1.0 / (1.0 - (double)p));
+  alignas(64) uint32_t w[64];
+  for (int t0 = 0; t0 < T; t0 += 64) {
+    philox_words16(seed, stream, (base + (uint64_t)t0) >> 2, w);
+    const int m = T - t0 < 64 ? T - t0 : 64;
+#pragma omp simd
+    for (int j = 0; j < m; j++) keep[t0 + j] = u32_to_unit(w[j]) >= p ? scale : 0.f;
+  }
+}
+
+template <typename F>
+static void keep_row_any(F* keep, int T, float p, uint64_t seed, uint64_t stream, uint64_t base) {
+  if constexpr (std::is_same_v<F, float>)
+    if (p > 0.f && (base & 3) == 0) return keep_row_f32(keep, T, p, seed, stream, base);
+  keep_row(keep, T, p, seed, stream, base);
+}
+
+// fp32 softmax of one score row in place: scaled, padding keys (mask 0, when `any`) excluded.
+ELECTRA_MULTIVERSION static void softmax_row_f32(float* row, int T, float scale, const int32_t* mrow, bool any) {
+  const bool masked = any && mrow;
+  float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+  for (int t2 = 0; t2 < T; t2++) {
+    const float v = masked && !mrow[t2] ? -std::numeric_limits<float>::infinity() : row[t2] * scale;
+    row[t2] = v;
+    mx = v > mx ? v : mx;
+  }
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int t2 = 0; t2 < T; t2++) {
+    const float e = masked && !mrow[t2] ? 0.f : vm_exp(row[t2] - mx);
+    row[t2] = e;
+    sum += e;
+  }
+  const float inv = 1.f / sum;
+#pragma omp simd
+  for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
+}
+
 // Scratch of one task: K^T and V^T (HS x T), dropped probabilities and their gradient (T x T).
 template <typename F>
 struct AttnScratch {
@@ -90,22 +134,26 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
         mm(prec, a, T, q, C3, 1, s.kt.data(), T, T, T, HS, false);  // scores = q k^T
         for (int t = 0; t < T; t++) {
           F* row = a + (size_t)t * T;
-          F mx = -std::numeric_limits<F>::infinity();
-          for (int t2 = 0; t2 < T; t2++) {
-            // padding keys get no attention (unless a sequence is all padding: then all keys, as an additive -inf mask would)
-            if (any && mrow && !mrow[t2]) row[t2] = -std::numeric_limits<F>::infinity();
-            else row[t2] *= scale;
-            if (row[t2] > mx) mx = row[t2];
+          if constexpr (std::is_same_v<F, float>) {
+            softmax_row_f32(row, T, scale, mrow, any);
+          } else {
+            F mx = -std::numeric_limits<F>::infinity();
+            for (int t2 = 0; t2 < T; t2++) {
+              // padding keys get no attention (unless a sequence is all padding: then all keys, as an additive -inf mask would)
+              if (any && mrow && !mrow[t2]) row[t2] = -std::numeric_limits<F>::infinity();
+              else row[t2] *= scale;
+              if (row[t2] > mx) mx = row[t2];
+            }
+            F sum = 0;
+            for (int t2 = 0; t2 < T; t2++) {
+              const F e = row[t2] == -std::numeric_limits<F>::infinity() ? F(0) : std::exp(row[t2] - mx);
+              row[t2] = e;
+              sum += e;
+            }
+            const F inv = F(1) / sum;
+            for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
           }
-          F sum = 0;
-          for (int t2 = 0; t2 < T; t2++) {
-            const F e = row[t2] == -std::numeric_limits<F>::infinity() ? F(0) : std::exp(row[t2] - mx);
-            row[t2] = e;
-            sum += e;
-          }
-          const F inv = F(1) / sum;
-          for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
-          keep_row(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
+          keep_row_any(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
           for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = row[t2] * s.keep[t2];
         }
         // out[t, h] = dropout(P) v
@@ -137,7 +185,7 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
         const F* dy = dout + (size_t)b * T * C + h * HS;
         const F* a = att + ((size_t)b * NH + h) * T * T;
         for (int t = 0; t < T; t++) {  // the dropped probabilities again (same masks)
-          keep_row(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
+          keep_row_any(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
           for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = a[(size_t)t * T + t2] * s.keep[t2];
           std::memcpy(&s.dpd[(size_t)t * T], s.keep.data(), sizeof(F) * T);  // keep the masks for below
         }

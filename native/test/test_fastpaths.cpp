@@ -65,4 +65,23 @@ TEST(gelu_fp32_matches_double) {
   CHECK(edx < 5e-6);
 }
 
+TEST(attention_fp32_with_dropout_matches_double) {
+  // Same seed, same masks: the fp32 path (vectorised softmax and dropout masks) stays within float
+  // rounding of the double path; a single differing mask would be an O(1) difference.
+  const int B = 2, T = 70, C = 32, NH = 2;  // T not a multiple of 4: rows start off Philox blocks too
+  std::mt19937 g(9);
+  std::normal_distribution<double> nd(0, 1);
+  std::vector<double> qkvd((size_t)B * T * 3 * C), outd((size_t)B * T * C), attd((size_t)B * NH * T * T);
+  std::vector<float> qkv(qkvd.size()), out(outd.size()), att(attd.size());
+  for (size_t i = 0; i < qkv.size(); i++) qkvd[i] = qkv[i] = (float)nd(g);
+  std::vector<int32_t> mask((size_t)B * T, 1);
+  for (int t = 50; t < T; t++) mask[T + t] = 0;  // padding in the second sequence
+  attention_forward(out.data(), att.data(), qkv.data(), mask.data(), B, T, C, NH, 0.1f, 3, 77);
+  attention_forward(outd.data(), attd.data(), qkvd.data(), mask.data(), B, T, C, NH, 0.1f, 3, 77);
+  double e = 0;
+  for (size_t i = 0; i < out.size(); i++) e = std::max(e, std::fabs(out[i] - outd[i]) / (1 + std::fabs(outd[i])));
+  std::printf("  attention fp32 vs double with dropout: %.3g\n", e);
+  CHECK(e < 1e-5);
+}
+
 TEST_MAIN()
