@@ -4,16 +4,65 @@
 #include <limits>
 #include <vector>
 
+#include <algorithm>
+#include <type_traits>
+
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
+#include "cpu/vmath.h"
 #include "engine/profile.h"
 #include "engine/rng.h"
 
 namespace electra {
 
+// fp32 rows: max, then e = exp(x - max) once (vectorised, kept in dx when there is one), summed in
+// double; the gradient rescales e. Returns the row's loss lse - x[y].
+ELECTRA_MULTIVERSION static double ce_row_f32(float* dx, float* tmp, const float* x, int y, int V, double g) {
+  float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+  for (int v = 0; v < V; v++) mx = x[v] > mx ? x[v] : mx;
+  float* e = dx ? dx : tmp;
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int v = 0; v < V; v++) {
+    const float ev = vm_exp(x[v] - mx);
+    e[v] = ev;
+    sum += (double)ev;
+  }
+  const double lse = (double)mx + std::log(sum);
+  if (dx) {
+    const float gs = (float)(g / sum);
+#pragma omp simd
+    for (int v = 0; v < V; v++) dx[v] *= gs;
+    dx[y] -= (float)g;
+  }
+  return lse - (double)x[y];
+}
+
 template <typename F>
 double crossentropy_forward_backward(F* dlogits, const F* logits, const int32_t* targets, const float* w, int R,
                                      int V, double dscale) {
   ProfileScope prof("mlm_crossentropy");
+  if constexpr (std::is_same_v<F, float>) {
+    std::vector<double> row_loss(R, 0.0);
+#pragma omp parallel
+    {
+      std::vector<float> tmp(dlogits ? 0 : V);
+#pragma omp for schedule(static)
+      for (int r = 0; r < R; r++) {
+        const double wr = w ? (double)w[r] : 1.0;
+        float* dx = dlogits ? dlogits + (int64_t)r * V : nullptr;
+        if (wr == 0.0) {
+          if (dx) std::fill(dx, dx + V, 0.f);
+          continue;
+        }
+        row_loss[r] = wr * ce_row_f32(dx, tmp.data(), logits + (int64_t)r * V, targets[r], V, dscale * wr);
+      }
+    }
+    double total = 0;
+    for (int r = 0; r < R; r++) total += row_loss[r];
+    return total;
+  }
   std::vector<double> row_loss(R, 0.0);
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
@@ -74,10 +123,57 @@ double mse_forward_backward(F* dpred, const F* pred, const float* target, int R,
   return total;
 }
 
+// fp32 Gumbel-max over one row, 64 vocabulary entries at a time, aligned to Philox blocks of the
+// row's global indices r * V + v. A chunk whose every logit is more than the noise bound below the
+// best score is skipped (nothing in it can win); otherwise its scores are computed (vectorised) and
+// scanned in order with a strict >, so the first maximum wins as in the scalar loop.
+ELECTRA_MULTIVERSION static int gumbel_row_f32(const float* x, int V, float inv_t, const float* u, uint64_t seed,
+                                               uint64_t stream, uint64_t row0) {
+  constexpr float kMaxNoise = 16.7f;
+  float best = -std::numeric_limits<float>::infinity();
+  int arg = 0;
+  alignas(64) uint32_t w[64];
+  alignas(64) float sc[64];
+  // chunks [v0, v1) of at most 64 entries whose global start is a multiple of 64 (except the first)
+  for (int v0 = 0; v0 < V;) {
+    const uint64_t g0 = row0 + (uint64_t)v0;
+    const int v1 = std::min<int64_t>(V, (int64_t)v0 + 64 - (int64_t)(g0 & 63));
+    const int m = v1 - v0;
+    float cmax = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : cmax)
+    for (int j = 0; j < m; j++) cmax = std::max(cmax, x[v0 + j] * inv_t);
+    if (cmax + kMaxNoise > best) {
+      const int off = (int)(g0 & 63);  // position of v0 within its 64-index block
+      if (u) {
+#pragma omp simd
+        for (int j = 0; j < m; j++) sc[j] = u[v0 + j];
+      } else {
+        philox_words16(seed, stream, (g0 - (uint64_t)off) >> 2, w);
+#pragma omp simd
+        for (int j = 0; j < m; j++) sc[j] = u32_to_unit(w[off + j]);
+      }
+#pragma omp simd
+      for (int j = 0; j < m; j++) sc[j] = x[v0 + j] * inv_t - vm_log(-vm_log(sc[j] + 1e-9f) + 1e-9f);
+      for (int j = 0; j < m; j++)
+        if (sc[j] > best) best = sc[j], arg = v0 + j;
+    }
+    v0 = v1;
+  }
+  return arg;
+}
+
 template <typename F>
 void gumbel_sample(int32_t* out, const F* logits, int R, int V, float temperature, const float* u, uint64_t seed,
                    uint64_t stream) {
   ProfileScope prof("gumbel_sample");
+  if constexpr (std::is_same_v<F, float>) {
+    const float inv_t = 1.0f / temperature;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < R; r++)
+      out[r] = gumbel_row_f32(logits + (int64_t)r * V, V, inv_t, u ? u + (int64_t)r * V : nullptr, seed, stream,
+                              (uint64_t)r * V);
+    return;
+  }
   // The Gumbel noise is at most -log(-log(1 - 2^-24 + 1e-9) + 1e-9) < 16.7 for 24-bit uniforms, so a
   // logit more than 16.7 below the best score so far cannot win: its noise is never computed.
   const float inv_t = 1.0f / temperature;

@@ -84,4 +84,30 @@ TEST(attention_fp32_with_dropout_matches_double) {
   CHECK(e < 1e-5);
 }
 
+TEST(gumbel_and_crossentropy_fp32_match_double) {
+  const int R = 7, V = 3001;  // V odd: rows start anywhere within Philox blocks
+  std::mt19937 g(11);
+  std::normal_distribution<double> nd(0, 2);
+  std::vector<float> x((size_t)R * V), dx(x.size());
+  std::vector<double> xd(x.size()), dxd(x.size());
+  for (size_t i = 0; i < x.size(); i++) xd[i] = x[i] = (float)nd(g);
+  std::vector<int32_t> s32(R), s64(R), y(R);
+  for (int r = 0; r < R; r++) y[r] = (r * 977) % V;
+  for (float temp : {1.0f, 0.5f}) {
+    gumbel_sample(s32.data(), x.data(), R, V, temp, nullptr, 5, 6);
+    gumbel_sample(s64.data(), xd.data(), R, V, temp, nullptr, 5, 6);
+    CHECK(s32 == s64);  // the same noise (Philox words) and no near-ties in random logits
+  }
+  const std::vector<float> w = {1, 0, 1, 1, 0.5f, 1, 1};
+  const double l32 = crossentropy_forward_backward(dx.data(), x.data(), y.data(), w.data(), R, V, 0.25);
+  const double l64 = crossentropy_forward_backward(dxd.data(), xd.data(), y.data(), w.data(), R, V, 0.25);
+  const double l32n = crossentropy_forward_backward<float>(nullptr, x.data(), y.data(), w.data(), R, V, 0.25);
+  double e = 0;
+  for (size_t i = 0; i < dx.size(); i++) e = std::max(e, std::fabs(dx[i] - dxd[i]));
+  std::printf("  cross-entropy fp32 vs double: loss %.3g relative, gradient %.3g absolute\n", std::fabs(l32 / l64 - 1), e);
+  CHECK(std::fabs(l32 / l64 - 1) < 1e-6);
+  CHECK(l32 == l32n);  // with or without the gradient
+  CHECK(e < 1e-7);
+}
+
 TEST_MAIN()
