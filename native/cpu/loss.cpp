@@ -133,7 +133,7 @@ ELECTRA_MULTIVERSION static int gumbel_row_f32(const float* x, int V, float inv_
   float best = -std::numeric_limits<float>::infinity();
   int arg = 0;
   alignas(64) uint32_t w[64];
-  alignas(64) float sc[64];
+  alignas(64) float sc[64], un[64];
   // chunks [v0, v1) of at most 64 entries whose global start is a multiple of 64 (except the first)
   for (int v0 = 0; v0 < V;) {
     const uint64_t g0 = row0 + (uint64_t)v0;
@@ -144,16 +144,17 @@ ELECTRA_MULTIVERSION static int gumbel_row_f32(const float* x, int V, float inv_
     for (int j = 0; j < m; j++) cmax = std::max(cmax, x[v0 + j] * inv_t);
     if (cmax + kMaxNoise > best) {
       const int off = (int)(g0 & 63);  // position of v0 within its 64-index block
-      if (u) {
-#pragma omp simd
-        for (int j = 0; j < m; j++) sc[j] = u[v0 + j];
-      } else {
+      const float* uu = u ? u + v0 : un;
+      if (!u) {
         philox_words16(seed, stream, (g0 - (uint64_t)off) >> 2, w);
 #pragma omp simd
-        for (int j = 0; j < m; j++) sc[j] = u32_to_unit(w[off + j]);
+        for (int j = 0; j < m; j++) un[j] = u32_to_unit(w[off + j]);
       }
 #pragma omp simd
-      for (int j = 0; j < m; j++) sc[j] = x[v0 + j] * inv_t - vm_log(-vm_log(sc[j] + 1e-9f) + 1e-9f);
+      for (int j = 0; j < m; j++) {
+        const float inner = -vm_log_pos(uu[j] + 1e-9f) + 1e-9f;  // both arguments positive and normal
+        sc[j] = x[v0 + j] * inv_t - vm_log_pos(inner);
+      }
       for (int j = 0; j < m; j++)
         if (sc[j] > best) best = sc[j], arg = v0 + j;
     }

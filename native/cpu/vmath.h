@@ -43,16 +43,14 @@ VMATH_INLINE float vm_exp(float x) {
   return x < -87.3f ? 0.f : (x > 88.7f ? __builtin_inff() : y);
 }
 
-// ln x for positive normal x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with
-// s = (m - 1) / (m + 1), |s| < 0.172, by its odd series to s^11 (truncation < 1e-9). Zero gives
-// -inf; negative or NaN inputs give NaN.
-VMATH_INLINE float vm_log(float x) {
+// ln x for positive normal x only (no special cases: what hot loops with known-positive inputs
+// call): x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with s = (m - 1) / (m + 1),
+// |s| < 0.172, by its odd series to s^11 (truncation < 1e-9).
+VMATH_INLINE float vm_log_pos(float x) {
   const uint32_t u = vm_float_to_bits(x);
-  int32_t e = (int32_t)((u >> 23) & 0xFF) - 127;
-  float m = vm_bits_to_float((u & 0x007FFFFFu) | 0x3F800000u);  // [1, 2)
-  const bool big = m > 1.41421356f;
-  m = big ? m * 0.5f : m;
-  e = big ? e + 1 : e;
+  const float big = (u & 0x007FFFFFu) > 0x003504F3u ? 1.f : 0.f;  // mantissa above sqrt(2)
+  const float e = (float)((int32_t)((u >> 23) & 0xFF) - 127) + big;
+  const float m = vm_bits_to_float((u & 0x007FFFFFu) | 0x3F800000u) * (1.f - 0.5f * big);
   const float s = (m - 1.f) / (m + 1.f), s2 = s * s;
   float p = 1.f / 11;
   p = p * s2 + 1.f / 9;
@@ -60,8 +58,15 @@ VMATH_INLINE float vm_log(float x) {
   p = p * s2 + 1.f / 5;
   p = p * s2 + 1.f / 3;
   p = p * s2 + 1.f;
-  const float y = (float)e * 0.693147180559945f + 2.f * s * p;
-  return x > 0.f ? (x < __builtin_inff() ? y : x) : (x == 0.f ? -__builtin_inff() : __builtin_nanf(""));
+  return e * 0.693147180559945f + 2.f * s * p;
+}
+
+// ln x: vm_log_pos with the special inputs: 0 gives -inf, +inf gives +inf, negatives and NaN NaN.
+VMATH_INLINE float vm_log(float x) {
+  const uint32_t u = vm_float_to_bits(x), a = u & 0x7FFFFFFFu;
+  const float y = vm_log_pos(x);
+  const uint32_t special = a == 0 ? 0xFF800000u : (u >> 31) ? 0x7FC00000u : u;  // -inf, NaN, or x itself
+  return a == 0 || (u >> 31) || a >= 0x7F800000u ? vm_bits_to_float(special) : y;
 }
 
 // erf x: odd rational approximation x P(x^2) / Q(x^2) on [-4, 4] (erf is +-1 in float beyond),
