@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cpu/simd.h"
 
@@ -57,7 +58,7 @@ __attribute__((target("avx512f"))) static inline void tile512(float* C, int ldc,
 
 __attribute__((target("avx512f"))) static void gemm_avx512(float* C, int ldc, const float* A, int sai, int sak,
                                                           const float* B, int ldb, int rows, int cols, int K,
-                                                          bool accumulate) {
+                                                          bool accumulate, bool b_trans) {
   if (!accumulate)
     for (int i = 0; i < rows; i++) std::memset(C + (long)i * ldc, 0, sizeof(float) * cols);
   // B's panel of KC x 32 is packed contiguously (zero-padded at the right edge): rows of B lie
@@ -69,10 +70,20 @@ __attribute__((target("avx512f"))) static void gemm_avx512(float* C, int ldc, co
       const int w = std::min(32, cols - j);
       const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
       const __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
-      for (int kk = 0; kk < kn; kk++) {
-        const float* b = B + (long)(k0 + kk) * ldb + j;
-        _mm512_store_ps(panel + kk * 32, _mm512_maskz_loadu_ps(m0, b));
-        _mm512_store_ps(panel + kk * 32 + 16, _mm512_maskz_loadu_ps(m1, b + 16));
+      if (!b_trans) {
+        for (int kk = 0; kk < kn; kk++) {
+          const float* b = B + (long)(k0 + kk) * ldb + j;
+          _mm512_store_ps(panel + kk * 32, _mm512_maskz_loadu_ps(m0, b));
+          _mm512_store_ps(panel + kk * 32 + 16, _mm512_maskz_loadu_ps(m1, b + 16));
+        }
+      } else {  // B(k, j) = B[j * ldb + k]: column c of the panel is row j + c of B, read contiguously
+        for (int c = 0; c < 32; c++) {
+          const float* b = B + (long)(j + c) * ldb + k0;
+          if (c < w)
+            for (int kk = 0; kk < kn; kk++) panel[kk * 32 + c] = b[kk];
+          else
+            for (int kk = 0; kk < kn; kk++) panel[kk * 32 + c] = 0.f;
+        }
       }
       const float* P = panel - (long)k0 * 32;  // tile kernels index rows k0..k1 of a 32-wide B
       int i = 0;
@@ -144,11 +155,20 @@ __attribute__((target("avx2,fma"))) static void gemm_avx2(float* C, int ldc, con
 #endif
 
 void gemm_f32(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-              bool accumulate) {
+              bool accumulate, bool b_trans) {
   if (rows <= 0 || cols <= 0) return;
 #if defined(__x86_64__) && defined(__GNUC__)
   static const Isa isa = cpu_isa();
-  if (isa == Isa::Avx512) return gemm_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
+  if (isa == Isa::Avx512) return gemm_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
+#endif
+  if (b_trans) {  // the other kernels read B row-major: transpose it once
+    static thread_local std::vector<float> bt;
+    bt.resize((size_t)K * cols);
+    for (int k = 0; k < K; k++)
+      for (int j = 0; j < cols; j++) bt[(size_t)k * cols + j] = B[(long)j * ldb + k];
+    return gemm_f32(C, ldc, A, sai, sak, bt.data(), cols, rows, cols, K, accumulate, false);
+  }
+#if defined(__x86_64__) && defined(__GNUC__)
   if (isa == Isa::Avx2) return gemm_avx2(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
 #endif
   gemm_scalar(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);

@@ -7,16 +7,17 @@
 
 namespace electra {
 
-// C[i * ldc + j] = (accumulate ? C : 0) + sum_k A[i * sai + k * sak] * B[k * ldb + j]
-// for i in [0, rows), j in [0, cols), k in [0, K).
+// C[i * ldc + j] = (accumulate ? C : 0) + sum_k A[i * sai + k * sak] * B(k, j)
+// for i in [0, rows), j in [0, cols), k in [0, K), where B(k, j) = B[k * ldb + j], or with b_trans
+// B[j * ldb + k] (e.g. a linear layer's weight, read as its transpose without copying it).
 void gemm_f32(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-              bool accumulate);
+              bool accumulate, bool b_trans = false);
 
 // The same product with A and B rounded to bf16 (round to nearest even) and fp32 sums
 // (gemm_bf16.cpp): AVX512-BF16 dot products where the CPU has them, else (or with `emulate`) the
 // rounded operands through gemm_f32.
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-               bool accumulate, bool emulate = false);
+               bool accumulate, bool b_trans = false, bool emulate = false);
 bool gemm_bf16_native();  // whether gemm_bf16 runs AVX512-BF16 instructions here
 uint16_t to_bf16(float f);  // round to nearest even; NaN stays NaN
 float bf16_round(float f);  // f rounded to bf16, as a float

@@ -43,15 +43,15 @@ float bf16_round(float f) {
 
 // Fallback: operands rounded to bf16 in fp32 buffers, then the fp32 kernels.
 static void gemm_bf16_emulated(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows,
-                               int cols, int K, bool accumulate) {
+                               int cols, int K, bool accumulate, bool b_trans) {
   static thread_local std::vector<float> a, b;
   a.resize((size_t)rows * K);
   b.resize((size_t)K * cols);
   for (int i = 0; i < rows; i++)
     for (int k = 0; k < K; k++) a[(size_t)i * K + k] = bf16_round(A[(long)i * sai + (long)k * sak]);
   for (int k = 0; k < K; k++)
-    for (int j = 0; j < cols; j++) b[(size_t)k * cols + j] = bf16_round(B[(long)k * ldb + j]);
-  gemm_f32(C, ldc, a.data(), K, 1, b.data(), cols, rows, cols, K, accumulate);
+    for (int j = 0; j < cols; j++) b[(size_t)k * cols + j] = bf16_round(b_trans ? B[(long)j * ldb + k] : B[(long)k * ldb + j]);
+  gemm_f32(C, ldc, a.data(), K, 1, b.data(), cols, rows, cols, K, accumulate, false);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -116,6 +116,27 @@ BF16_TARGET static PackedA pack_a(uint32_t* Ap, int kpw, const float* A, int sai
 }
 
 // B rows k [k0, k1) x columns [j, j + w) -> Bp[p * 32 + c] pair words, zero past the edges.
+// Transposed B (B(k, j) = B[j * ldb + k]): each column is a contiguous row of B, converted 32 k at a time.
+BF16_TARGET static void pack_b_trans(uint32_t* Bp, const float* B, int ldb, int j, int w, int k0, int k1) {
+  const int kn = k1 - k0, kp = (kn + 1) / 2;
+  alignas(64) uint32_t words[16];
+  for (int c = 0; c < 32; c++) {
+    if (c >= w) {
+      for (int p = 0; p < kp; p++) Bp[p * 32 + c] = 0;
+      continue;
+    }
+    const float* b = B + (long)(j + c) * ldb + k0;
+    for (int k = 0; k < kn; k += 32) {
+      const int n = std::min(32, kn - k);
+      const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+      const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xFFFF : n > 16 ? (1u << (n - 16)) - 1 : 0);
+      const __m512 lo = _mm512_maskz_loadu_ps(m0, b + k), hi = _mm512_maskz_loadu_ps(m1, b + k + 16);
+      _mm512_store_si512(words, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+      for (int q = 0; q < (n + 1) / 2; q++) Bp[(k / 2 + q) * 32 + c] = words[q];
+    }
+  }
+}
+
 BF16_TARGET static void pack_b(uint32_t* Bp, const float* B, int ldb, int j, int w, int k0, int k1) {
   const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
   const __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
@@ -158,7 +179,7 @@ BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, 
 }
 
 BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb,
-                                         int rows, int cols, int K, bool accumulate) {
+                                         int rows, int cols, int K, bool accumulate, bool b_trans) {
   if (!accumulate)
     for (int i = 0; i < rows; i++) std::memset(C + (long)i * ldc, 0, sizeof(float) * cols);
   constexpr int KPW = KC / 2;  // pair words per packed A row (a multiple of 16: whole-vector stores)
@@ -174,7 +195,8 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
         const int w = std::min(32, cols - j);
         const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
         const __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
-        pack_b(bp, B, ldb, j, w, k0, k1);
+        if (b_trans) pack_b_trans(bp, B, ldb, j, w, k0, k1);
+        else pack_b(bp, B, ldb, j, w, k0, k1);
         float* c = C + (long)i0 * ldc + j;
         int r = 0;
         for (; r + MR <= mc; r += MR)
@@ -204,12 +226,13 @@ bool gemm_bf16_native() {
 }
 
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-               bool accumulate, bool emulate) {
+               bool accumulate, bool b_trans, bool emulate) {
   if (rows <= 0 || cols <= 0) return;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (!emulate && gemm_bf16_native()) return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
+  if (!emulate && gemm_bf16_native())
+    return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
 #endif
-  gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
+  gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
 }
 
 }  // namespace electra

@@ -146,22 +146,16 @@ static void bias_grad(F* dbias, const F* dout, int N, int OC, int lo, int hi) {
 }
 
 static void gemm(Precision prec, float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows,
-                 int cols, int K, bool accumulate) {
-  if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
-  else gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate);
+                 int cols, int K, bool accumulate, bool b_trans = false) {
+  if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
+  else gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
 }
 
 template <typename F>
 void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC, Precision prec) {
   ProfileScope prof(prec == Precision::Bf16 && sizeof(F) == 4 ? "matmul_fwd bf16" : "matmul_fwd", N, IC, OC);
   if constexpr (std::is_same_v<F, float>) {
-    // fp32: the register-blocked GEMM on weight^T (transposed once per call, O(IC * OC) next to N * IC * OC)
-    static thread_local std::vector<float> wt;
-    wt.resize((size_t)IC * OC);
-    float* w = wt.data();
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < IC; i++)
-      for (int o = 0; o < OC; o++) w[(size_t)i * OC + o] = weight[(size_t)o * IC + i];
+    // fp32: the register-blocked GEMM, reading weight as its transpose (b_trans)
 #pragma omp parallel
     {
       int lo, hi;
@@ -171,7 +165,7 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
         if (bias) std::memcpy(y, bias, sizeof(float) * OC);
         else std::memset(y, 0, sizeof(float) * OC);
       }
-      if (lo < hi) gemm(prec, out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, w, OC, hi - lo, OC, IC, true);
+      if (lo < hi) gemm(prec, out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, true, true);
     }
     return;
   }

@@ -20,9 +20,11 @@ struct Case {
 struct Operands {
   std::vector<float> A, B, C0;
   int sai, sak, ldb, ldc;
+  bool bt = false;  // B stored transposed: B(k, j) = B[j * ldb + k]
+  float b(int k, int j) const { return bt ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]; }
 };
 
-Operands make(const Case& c, std::mt19937& g) {
+Operands make(const Case& c, std::mt19937& g, bool bt = false) {
   std::normal_distribution<float> nd(0.f, 1.f);
   Operands o;
   const int pad = 3;  // leading dimensions wider than the matrix: strides are honoured
@@ -32,8 +34,9 @@ Operands make(const Case& c, std::mt19937& g) {
   const size_t asz = c.layout == 1 ? (size_t)c.K * o.sak : (size_t)c.rows * o.sai;
   o.A.resize(asz);
   for (auto& x : o.A) x = nd(g);
-  o.ldb = c.cols + pad;
-  o.B.resize((size_t)c.K * o.ldb);
+  o.bt = bt;
+  o.ldb = bt ? c.K + pad : c.cols + pad;
+  o.B.resize(bt ? (size_t)c.cols * o.ldb : (size_t)c.K * o.ldb);
   for (auto& x : o.B) x = nd(g);
   o.ldc = c.cols + 1;
   o.C0.resize((size_t)c.rows * o.ldc);
@@ -50,7 +53,7 @@ double worst(const Case& c, const Operands& o, const std::vector<float>& C, bool
     for (int j = 0; j < c.cols; j++) {
       double s = accumulate ? o.C0[(size_t)i * o.ldc + j] : 0, mag = std::fabs(s);
       for (int k = 0; k < c.K; k++) {
-        const double p = r(o.A[(size_t)i * o.sai + (size_t)k * o.sak]) * r(o.B[(size_t)k * o.ldb + j]);
+        const double p = r(o.A[(size_t)i * o.sai + (size_t)k * o.sak]) * r(o.b(k, j));
         s += p;
         mag += std::fabs(p);
       }
@@ -68,13 +71,14 @@ const Case kCases[] = {
 TEST(gemm_f32_matches_float64) {
   std::mt19937 g(1);
   for (const Case& c : kCases)
-    for (bool acc : {false, true}) {
-      Operands o = make(c, g);
-      std::vector<float> C = o.C0;
-      gemm_f32(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc);
-      const double e = worst(c, o, C, acc, false);
-      CHECK_MSG(e < 2e-6, "fp32 %dx%dx%d layout %d acc %d: error %.3g", c.rows, c.cols, c.K, c.layout, acc, e);
-    }
+    for (bool acc : {false, true})
+      for (bool bt : {false, true}) {
+        Operands o = make(c, g, bt);
+        std::vector<float> C = o.C0;
+        gemm_f32(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc, bt);
+        const double e = worst(c, o, C, acc, false);
+        CHECK_MSG(e < 2e-6, "fp32 %dx%dx%d layout %d acc %d bt %d: error %.3g", c.rows, c.cols, c.K, c.layout, acc, bt, e);
+      }
 }
 
 TEST(gemm_bf16_matches_float64_on_rounded_operands) {
@@ -83,14 +87,15 @@ TEST(gemm_bf16_matches_float64_on_rounded_operands) {
   std::printf("  bf16 kernel: %s\n", gemm_bf16_native() ? "AVX512-BF16" : "emulated (no AVX512-BF16 here)");
   for (const Case& c : kCases)
     for (bool acc : {false, true})
-      for (bool emulate : {false, true}) {
-        Operands o = make(c, g);
-        std::vector<float> C = o.C0;
-        gemm_bf16(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc, emulate);
-        const double e = worst(c, o, C, acc, true);
-        CHECK_MSG(e < 2e-6, "bf16 %dx%dx%d layout %d acc %d emulate %d: error %.3g", c.rows, c.cols, c.K, c.layout,
-                  acc, emulate, e);
-      }
+      for (bool emulate : {false, true})
+        for (bool bt : {false, true}) {
+          Operands o = make(c, g, bt);
+          std::vector<float> C = o.C0;
+          gemm_bf16(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc, bt, emulate);
+          const double e = worst(c, o, C, acc, true);
+          CHECK_MSG(e < 2e-6, "bf16 %dx%dx%d layout %d acc %d emulate %d bt %d: error %.3g", c.rows, c.cols, c.K,
+                    c.layout, acc, emulate, bt, e);
+        }
 }
 
 TEST(gemm_bf16_rows_split_anywhere_give_the_same_bits) {
