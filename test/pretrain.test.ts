@@ -78,6 +78,21 @@ describe("electra pretrain", () => {
     expect(readFileSync(join(b, "checkpoint-12", "discriminator", "model.safetensors"))).toEqual(readFileSync(join(a, "checkpoint-12", "discriminator", "model.safetensors")));
   });
 
+  it("--precision bf16 trains with bf16 matrix products, close to fp32 and recorded in the run's config", () => {
+    const run = (precision: string) => {
+      const out = join(dir, `prec-${precision}`);
+      const r = runCli(["pretrain", "--data", data, "--config", small, "--steps", "4", "--batch-size", "4", "--log-every", "1", "--precision", precision, "--out", out, "--json"]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(readFileSync(join(out, "config.json"), "utf8")).precision).toBe(precision);
+      return events(r.stdout).filter((e) => e.type === "step").map((e) => e.loss as number);
+    };
+    const f32 = run("fp32"), b16 = run("bf16");
+    expect(b16).toHaveLength(4);
+    expect(b16).not.toEqual(f32); // the products really ran in bf16
+    for (let i = 0; i < 4; i++) expect(Math.abs(b16[i] / f32[i] - 1)).toBeLessThan(0.02);
+    expect(runCli(["pretrain", "--data", data, "--precision", "fp16", "--out", join(dir, "prec-bad")]).code).not.toBe(0);
+  });
+
   it("--init-from starts from existing weights in Hugging Face's layout", () => {
     const from = join(dir, "straight", "checkpoint-12");
     const out = join(dir, "init");
