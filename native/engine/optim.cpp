@@ -45,6 +45,8 @@ double AdamW<F>::step(F* params, F* grads, double lr, const std::vector<double>*
   const double clip = cfg_.clip_norm > 0 ? cfg_.clip_norm / std::max(norm, cfg_.clip_norm) : 1.0;
   const F b1 = (F)cfg_.beta1, b2 = (F)cfg_.beta2, eps = (F)cfg_.eps, c = (F)clip;
   const auto& entries = table_.entries();
+  // One parallel region for all tensors (elementwise updates: any split gives the same bits).
+#pragma omp parallel
   for (size_t k = 0; k < entries.size(); k++) {
     const TensorEntry& e = entries[k];
     const F rate = (F)(lr * (lr_scale ? (*lr_scale)[k] : 1.0));
@@ -53,7 +55,7 @@ double AdamW<F>::step(F* params, F* grads, double lr, const std::vector<double>*
     F* g = grads + e.offset;
     F* m = m_.data() + e.offset;
     F* v = v_.data() + e.offset;
-#pragma omp parallel for schedule(static)
+#pragma omp for simd schedule(static) nowait
     for (size_t i = 0; i < e.size; i++) {
       const F gi = g[i] * c;
       g[i] = gi;
