@@ -4,6 +4,8 @@
 #pragma once
 #include <napi.h>
 
+#include "engine/info.h"
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -28,6 +30,7 @@ class PromiseWorker : public Napi::AsyncWorker {
         result_(std::move(result)) {}
   void Execute() override {
     try {
+      electra::apply_num_threads();  // OpenMP's thread count is per thread: this worker's
       work_();
     } catch (const std::exception& e) {
       SetError(e.what());

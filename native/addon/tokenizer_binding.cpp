@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/info.h"
 #include "addon.h"
 #include "tokenizer/unicode_tables.h"
 #include "tokenizer/wordpiece.h"
@@ -86,6 +87,7 @@ class Worker : public Napi::AsyncWorker {
         done_(std::move(done)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
+    electra::apply_num_threads();  // OpenMP's thread count is per thread: this worker's
     try {
       work_();
     } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/info.h"
 #include "addon.h"
 #include "engine/fileio.h"
 #include "tokenizer/vocab_trainer.h"
@@ -59,6 +60,7 @@ class Worker : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env, "electra:vocab"), deferred_(Napi::Promise::Deferred::New(env)), st_(std::move(st)),
         work_(std::move(work)), done_(std::move(done)) {}
   void Execute() override {
+    electra::apply_num_threads();  // OpenMP's thread count is per thread: this worker's
     try {
       work_();
     } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 // info.cpp: engine build facts and thread control.
 #include "engine/info.h"
 
+#include <atomic>
+
 #include <omp.h>
 
 #include <sstream>
@@ -11,7 +13,6 @@
 
 namespace electra {
 
-static int g_default_threads = 0;
 
 std::string shape_str(const std::vector<int64_t>& shape) {
   std::ostringstream s;
@@ -47,12 +48,30 @@ bool cpu_has_avx512_bf16() {
 #endif
 }
 
-void set_num_threads(int n) {
-  if (g_default_threads == 0) g_default_threads = omp_get_max_threads();
-  omp_set_num_threads(n > 0 ? n : g_default_threads);
+// The requested count, for every thread: OpenMP's thread count is a per-thread setting, and the
+// addon runs steps on worker threads, so each of them applies it (apply_num_threads) before working.
+static std::atomic<int> g_threads{0};
+
+static int default_threads() {
+  static const int d = omp_get_max_threads();  // before any omp_set_num_threads: all cores, or OMP_NUM_THREADS
+  return d;
 }
 
-int get_num_threads() { return omp_get_max_threads(); }
+void set_num_threads(int n) {
+  default_threads();
+  g_threads = n > 0 ? n : 0;
+  apply_num_threads();
+}
+
+void apply_num_threads() {
+  const int n = g_threads.load();
+  omp_set_num_threads(n > 0 ? n : default_threads());
+}
+
+int get_num_threads() {
+  const int n = g_threads.load();
+  return n > 0 ? n : omp_get_max_threads();
+}
 
 EngineInfo engine_info() {
   EngineInfo info;

@@ -18,7 +18,10 @@ struct EngineInfo {
 EngineInfo engine_info();
 
 // Threads used by the engine's parallel regions (OpenMP). n <= 0 restores the default (all cores).
+// Applies to every thread that calls apply_num_threads() before running engine work (the addon's
+// workers do), and to the calling thread.
 void set_num_threads(int n);
+void apply_num_threads();
 int get_num_threads();
 
 }  // namespace electra
