@@ -58,13 +58,13 @@ async function main(): Promise<number> {
     if ("skip" in shapes) process.stdout.write(`GLUE workloads skipped: ${shapes.skip}\n`);
     else writeShapes((shapesFile = join(tmp, "sst2-shapes.json")), shapes);
   }
-  const spawnChild = (w: string, extra: string[] = []) => {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", w, "--steps", String(steps), "--threads", String(threads), ...extra], {
+  const spawnChild = (w: string, extra: string[] = [], childThreads = threads, into = ours) => {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", w, "--steps", String(steps), "--threads", String(childThreads), ...extra], {
       stdio: ["ignore", "pipe", "inherit"],
       encoding: "utf8",
     });
     process.stdout.write(r.stdout ?? "");
-    for (const l of (r.stdout ?? "").split("\n")) if (l.startsWith("{")) ours.push(JSON.parse(l) as MeasuredLine);
+    for (const l of (r.stdout ?? "").split("\n")) if (l.startsWith("{")) into.push(JSON.parse(l) as MeasuredLine);
     if (r.status !== 0) failed++;
   };
   const precisions = arg("precision", "fp32,bf16").split(",");
@@ -82,6 +82,18 @@ async function main(): Promise<number> {
     // every batch padded to 128, for the gain of dynamic padding
     if (GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--shapes", shapesFile!, "--pad-to", "128", "--precision", precisions[0]]);
   }
+
+  // thread scaling of the pre-training step: all threads (above) against one
+  const scaling: string[] = [];
+  if (only.includes("pretrain_step") && threads !== 1 && availableParallelism() > 1)
+    for (const p of precisions) {
+      const one: MeasuredLine[] = [];
+      spawnChild("pretrain_step", ["--precision", p], 1, one);
+      const many = ours.find((l) => l.bench === "pretrain_step" && l.dtype === p);
+      if (one[0]?.tokens_per_s && many?.tokens_per_s)
+        scaling.push(`pretrain_step ${p}: ${many.threads} threads ${many.tokens_per_s} tokens/s, 1 thread ${one[0].tokens_per_s}: ${(many.tokens_per_s / one[0].tokens_per_s).toFixed(2)}x`);
+    }
+  if (scaling.length) process.stdout.write("\nThread scaling: " + scaling.join("; ") + "\n");
 
   const profiled = ours.filter((l) => l.kernels?.length);
   if (profiled.length) process.stdout.write("\n" + formatKernelTable(profiled) + "\n");
