@@ -75,7 +75,8 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
 
 // Softmax cross-entropy over R rows of V logits with per-row weights w (null = 1) and integer targets.
 // Returns sum_r w[r] * loss[r] (in double). When dlogits is non-null it is assigned
-// dscale * w[r] * (softmax - onehot). Rows with w == 0 get zero gradient.
+// dscale * w[r] * (softmax - onehot). Rows with w == 0 get zero gradient. dlogits may be logits
+// (the gradient overwrites them).
 template <typename F>
 double crossentropy_forward_backward(F* dlogits, const F* logits, const int32_t* targets, const float* w, int R,
                                      int V, double dscale);

@@ -18,6 +18,7 @@ namespace electra {
 // fp32 rows: max, then e = exp(x - max) once (vectorised, kept in dx when there is one), summed in
 // double; the gradient rescales e. Returns the row's loss lse - x[y].
 ELECTRA_MULTIVERSION static double ce_row_f32(float* dx, float* tmp, const float* x, int y, int V, double g) {
+  const double xy = x[y];  // read first: dx may be x itself (the gradient written over the logits)
   float mx = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : mx)
   for (int v = 0; v < V; v++) mx = x[v] > mx ? x[v] : mx;
@@ -36,7 +37,7 @@ ELECTRA_MULTIVERSION static double ce_row_f32(float* dx, float* tmp, const float
     for (int v = 0; v < V; v++) dx[v] *= gs;
     dx[y] -= (float)g;
   }
-  return lse - (double)x[y];
+  return lse - xy;
 }
 
 template <typename F>

@@ -31,7 +31,7 @@ double Classifier<F>::forward_backward(const Batch& batch, const int32_t* labels
   DropoutCtx dr{training, seed, step, 0u};
   const auto ew = bind(emb_, P);
   const auto w = bind(enc_l_, P);
-  enc_->forward(ew, w, batch.input_ids, batch.token_type_ids, batch.attention_mask, B, T, dr);
+  enc_->forward(ew, w, batch.input_ids, batch.token_type_ids, batch.attention_mask, B, T, dr, backward);
   cls_.resize((int64_t)B * C);
   for (int b = 0; b < B; b++) std::memcpy(&cls_[(int64_t)b * C], enc_->output() + (int64_t)b * T * C, sizeof(F) * C);
   head_.forward(bind(head_l_, P), cls_.data(), B, C, NL, cfg_.classifier_dropout, dr);
@@ -81,7 +81,7 @@ const std::vector<F>& Discriminator<F>::forward(const Batch& batch) {
   F* P = params_.data();
   DropoutCtx dr;
   enc_->forward(bind(emb_, P), bind(enc_l_, P), batch.input_ids, batch.token_type_ids, batch.attention_mask, batch.B,
-                batch.T, dr);
+                batch.T, dr, false);
   head_.forward(bind(head_l_, P), enc_->output(), batch.B * batch.T, cfg_.hidden_size);
   logits_.assign(head_.logits(), head_.logits() + (int64_t)batch.B * batch.T);
   return logits_;

@@ -143,32 +143,39 @@ template <typename F>
 Encoder<F>::Encoder(const ElectraConfig& cfg) : c_(cfg) {}
 
 template <typename F>
-void Encoder<F>::ensure(int B, int T) {
+void Encoder<F>::ensure(int B, int T, bool keep) {
   const int64_t BT = (int64_t)B * T, C = c_.hidden_size, E = c_.embedding_size, Fd = c_.intermediate_size;
-  const int64_t L = c_.num_hidden_layers, NH = c_.num_attention_heads;
+  const int64_t NH = c_.num_attention_heads;
+  const int64_t L = keep ? c_.num_hidden_layers : 1;  // without backward, every layer reuses slot 0
   // resize() never shrinks capacity: after the largest batch has been seen, no step allocates.
-  for (auto* v : {&emb_, &emb_ln_, &emb_drop_, &demb_}) v->resize(BT * E);
+  for (auto* v : {&emb_, &emb_ln_, &emb_drop_}) v->resize(BT * E);
   for (auto* v : {&emb_mean_, &emb_rstd_}) v->resize(BT);
   x0_.resize(BT * C);
   qkv_.resize(L * BT * 3 * C);
   att_.resize(L * B * NH * (int64_t)T * T);
   for (auto* v : {&ctx_, &r1_, &x1_, &r2_, &out_}) v->resize(L * BT * C);
   for (auto* v : {&m1_, &s1_, &m2_, &s2_}) v->resize(L * BT);
-  for (auto* v : {&fch_, &fcg_}) v->resize(L * BT * Fd);
-  for (auto* v : {&dx1_, &dtmp_, &dctx_, &dout_buf_}) v->resize(BT * C);
-  dfc_.resize(BT * Fd);
-  dqkv_.resize(BT * 3 * C);
+  fch_.resize(L * BT * Fd);
+  fcg_.resize(BT * Fd);  // GELU's output: recomputed from fch_ in the backward pass, not kept per layer
+  if (keep) {
+    demb_.resize(BT * E);
+    for (auto* v : {&dx1_, &dtmp_, &dctx_, &dout_buf_}) v->resize(BT * C);
+    dfc_.resize(BT * Fd);
+    dqkv_.resize(BT * 3 * C);
+  }
   B_ = B;
   T_ = T;
+  keep_ = keep;
 }
 
 template <typename F>
 void Encoder<F>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>& w, const int32_t* ids,
-                         const int32_t* tt, const int32_t* mask, int B, int T, const DropoutCtx& dr) {
+                         const int32_t* tt, const int32_t* mask, int B, int T, const DropoutCtx& dr,
+                         bool keep_activations) {
   if (T > c_.max_position_embeddings)
     throw Error("sequence length " + std::to_string(T) + " exceeds max_position_embeddings " +
                 std::to_string(c_.max_position_embeddings));
-  ensure(B, T);
+  ensure(B, T, keep_activations);
   dr_ = dr;
   const int BT = B * T, C = c_.hidden_size, E = c_.embedding_size, Fd = c_.intermediate_size;
   const int L = c_.num_hidden_layers, NH = c_.num_attention_heads;
@@ -196,34 +203,37 @@ void Encoder<F>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>&
   else std::memcpy(x0_.data(), emb_drop_.data(), sizeof(F) * BT * C);
 
   for (int l = 0; l < L; l++) {
-    const F* x = l == 0 ? x0_.data() : out_.data() + (int64_t)(l - 1) * BT * C;
-    F* qkv = qkv_.data() + (int64_t)l * BT * 3 * C;
-    F* att = att_.data() + (int64_t)l * B * NH * T * T;
-    F* ctx = ctx_.data() + (int64_t)l * BT * C;
-    F* r1 = r1_.data() + (int64_t)l * BT * C;
-    F* x1 = x1_.data() + (int64_t)l * BT * C;
-    F* fch = fch_.data() + (int64_t)l * BT * Fd;
-    F* fcg = fcg_.data() + (int64_t)l * BT * Fd;
-    F* r2 = r2_.data() + (int64_t)l * BT * C;
-    F* out = out_.data() + (int64_t)l * BT * C;
+    // slot s holds layer l's activations: l when they are kept for backward, else 0 for every layer
+    // (a layer's output may overwrite its input: x's last use, the residual add, comes first)
+    const int64_t sl = keep_ ? l : 0;
+    const F* x = l == 0 ? x0_.data() : out_.data() + (keep_ ? l - 1 : 0) * (int64_t)BT * C;
+    F* qkv = qkv_.data() + sl * BT * 3 * C;
+    F* att = att_.data() + sl * B * NH * T * T;
+    F* ctx = ctx_.data() + sl * BT * C;
+    F* r1 = r1_.data() + sl * BT * C;
+    F* x1 = x1_.data() + sl * BT * C;
+    F* fch = fch_.data() + sl * BT * Fd;
+    F* fcg = fcg_.data();
+    F* r2 = r2_.data() + sl * BT * C;
+    F* out = out_.data() + sl * BT * C;
     matmul_forward(qkv, x, w.qkvw + (int64_t)l * 3 * C * C, w.qkvb + (int64_t)l * 3 * C, BT, C, 3 * C, prec_);
     attention_forward(ctx, att, qkv, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_);
     matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C, prec_);
     dropout_forward(r1, r1, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
     add_inplace(r1, x, (int64_t)BT * C);
-    layernorm_forward(x1, m1_.data() + l * BT, s1_.data() + l * BT, r1, w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
+    layernorm_forward(x1, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
     matmul_forward(fch, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, BT, C, Fd, prec_);
     gelu_forward(fcg, fch, (int64_t)BT * Fd);
     matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C, prec_);
     dropout_forward(r2, r2, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l));
     add_inplace(r2, x1, (int64_t)BT * C);
-    layernorm_forward(out, m2_.data() + l * BT, s2_.data() + l * BT, r2, w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
+    layernorm_forward(out, m2_.data() + sl * BT, s2_.data() + sl * BT, r2, w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
   }
 }
 
 template <typename F>
 const F* Encoder<F>::output() const {
-  return out_.data() + (int64_t)(c_.num_hidden_layers - 1) * B_ * T_ * c_.hidden_size;
+  return out_.data() + (int64_t)(keep_ ? c_.num_hidden_layers - 1 : 0) * B_ * T_ * c_.hidden_size;
 }
 
 template <typename F>
@@ -234,6 +244,7 @@ F* Encoder<F>::output_grad_buffer() {
 template <typename F>
 void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F>& dw, F* dout,
                           const EmbeddingWeights<F>& ew, const EncoderWeights<F>& w) {
+  if (!keep_) throw Error("internal: Encoder::backward after a forward that kept no activations");
   const int B = B_, T = T_, BT = B * T, C = c_.hidden_size, E = c_.embedding_size, Fd = c_.intermediate_size;
   const int L = c_.num_hidden_layers, NH = c_.num_attention_heads;
   const float ph = dr_.training ? (float)c_.hidden_dropout_prob : 0.f;
@@ -254,11 +265,12 @@ void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F
     const F* r1 = r1_.data() + (int64_t)l * BT * C;
     const F* x1 = x1_.data() + (int64_t)l * BT * C;
     const F* fch = fch_.data() + (int64_t)l * BT * Fd;
-    const F* fcg = fcg_.data() + (int64_t)l * BT * Fd;
+    F* fcg = fcg_.data();
     const F* r2 = r2_.data() + (int64_t)l * BT * C;
     layernorm_backward(dx1, dw.ln2w + l * C, dw.ln2b + l * C, dres, r2, m2_.data() + l * BT, s2_.data() + l * BT,
                        w.ln2w + l * C, BT, C, false);
     dropout_forward(dtmp, dx1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l));
+    gelu_forward(fcg, fch, (int64_t)BT * Fd);  // recomputed rather than kept per layer
     matmul_backward(dfc, dw.fcprojw + (int64_t)l * C * Fd, dw.fcprojb + (int64_t)l * C, dtmp, fcg,
                     w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, false, prec_);
     gelu_backward(dfc, fch, dfc, (int64_t)BT * Fd);

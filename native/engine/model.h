@@ -109,9 +109,10 @@ template <typename F>
 class Encoder {
  public:
   explicit Encoder(const ElectraConfig& cfg);
-  // Runs embeddings and all layers on ids/tt/mask (B, T); output() is then (B, T, C).
+  // Runs embeddings and all layers on ids/tt/mask (B, T); output() is then (B, T, C). Without
+  // keep_activations (inference) the layers share one set of buffers and backward() is refused.
   void forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>& w, const int32_t* ids, const int32_t* tt,
-               const int32_t* mask, int B, int T, const DropoutCtx& dr);
+               const int32_t* mask, int B, int T, const DropoutCtx& dr, bool keep_activations = true);
   // Back-propagates dout (B, T, C), the gradient of the output; adds parameter gradients into dew
   // and dw. Uses dout as scratch. Must follow forward() with the same weights.
   void backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F>& dw, F* dout,
@@ -122,15 +123,17 @@ class Encoder {
   void set_precision(Precision p) { prec_ = p; }  // of the matrix products (kernels.h)
 
  private:
-  void ensure(int B, int T);
+  void ensure(int B, int T, bool keep);
   ElectraConfig c_;
+  bool keep_ = true;
   Precision prec_ = Precision::Fp32;
   int B_ = 0, T_ = 0, cap_ = 0, capT_ = 0;
   DropoutCtx dr_;
   std::vector<int32_t> ids_, tt_, mask_;
   // activations
   std::vector<F> emb_, emb_mean_, emb_rstd_, emb_ln_, emb_drop_, x0_;  // (BT,E) (BT) (BT) (BT,E) (BT,E) (BT,C)
-  std::vector<F> qkv_, att_, ctx_, r1_, m1_, s1_, x1_, fch_, fcg_, r2_, m2_, s2_, out_;  // per layer, stacked on L
+  std::vector<F> qkv_, att_, ctx_, r1_, m1_, s1_, x1_, fch_, r2_, m2_, s2_, out_;  // per layer, stacked on L
+  std::vector<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
   // backward scratch
   std::vector<F> dx1_, dtmp_, dctx_, dfc_, dqkv_, demb_, dout_buf_;
 };
@@ -158,9 +161,11 @@ class GenHead {
  public:
   void forward(const GenHeadWeights<F>& w, const F* wte, const F* x, int R, int C, int E, int V, double eps);
   // dlogits (R, V) -> dx (R, C) assigned; gradients into dw and dwte (the tied word embeddings).
+  // dlogits may be logits_mut() (the loss's gradient written over the logits).
   void backward(F* dx, const GenHeadWeights<F>& dw, F* dwte, const F* dlogits, const GenHeadWeights<F>& w,
                 const F* wte, const F* x);
   const F* logits() const { return logits_.data(); }
+  F* logits_mut() { return logits_.data(); }
   void set_precision(Precision p) { prec_ = p; }
 
  private:

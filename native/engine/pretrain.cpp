@@ -121,34 +121,32 @@ StepStats Pretrainer<F>::forward_backward(const Batch& batch, const MaskedInputs
 
   // ---- generator: masked LM over the masked positions
   DropoutCtx gdr{training, seed, step, has_discriminator() ? 1u : 0u};
-  genc.forward(ew, bind(genl, P), mk.gen_input_ids.data(), batch.token_type_ids, batch.attention_mask, B, T, gdr);
+  genc.forward(ew, bind(genl, P), mk.gen_input_ids.data(), batch.token_type_ids, batch.attention_mask, B, T, gdr,
+               backward);
   rows_.resize(R);
   for (int r = 0; r < R; r++) rows_[r] = (r / N) * T + mk.positions[r];
   gathered_.resize((int64_t)R * Cg);
   const F* gout = genc.output();
   for (int r = 0; r < R; r++) std::memcpy(&gathered_[(int64_t)r * Cg], gout + (int64_t)rows_[r] * Cg, sizeof(F) * Cg);
   gen_head_.forward(bind(gen_head_l_, P), ew.wte, gathered_.data(), R, Cg, E, V, gc.layer_norm_eps);
-  gen_logits_.assign(gen_head_.logits(), gen_head_.logits() + (int64_t)R * V);
-  double wsum = 0;
-  for (int r = 0; r < R; r++) wsum += mk.weights[r];
-  const double gen_denom = 1e-6 + wsum;
-  dgen_logits_.resize((int64_t)R * V);
-  const double gen_sum = crossentropy_forward_backward(backward ? dgen_logits_.data() : (F*)nullptr, gen_logits_.data(),
-                                                       mk.ids.data(), mk.weights.data(), R, V,
-                                                       cfg_.gen_weight * grad_scale / gen_denom);
-  st.gen_loss = gen_sum / gen_denom;
-  st.mlm_weight = wsum;
+  F* logits = gen_head_.logits_mut();  // (R, V); with backward, overwritten below by their gradient
+  st.mlm_weight = 0;
   for (int r = 0; r < R; r++) {
+    st.mlm_weight += mk.weights[r];
     if (mk.weights[r] == 0.f) continue;
-    const F* x = &gen_logits_[(int64_t)r * V];
+    const F* x = logits + (int64_t)r * V;
     st.mlm_correct += (std::max_element(x, x + V) - x) == mk.ids[r];
   }
+  if (has_discriminator()) {  // replacements: Gumbel-max samples from the generator (no gradient)
+    sampled_.resize(R);
+    gumbel_sample(sampled_.data(), (const F*)logits, R, V, cfg_.temperature, u, seed, make_stream(kStreamGumbel, 0, step));
+  }
+  const double gen_denom = 1e-6 + st.mlm_weight;
+  const double gen_sum = crossentropy_forward_backward(backward ? logits : (F*)nullptr, logits, mk.ids.data(),
+                                                       mk.weights.data(), R, V, cfg_.gen_weight * grad_scale / gen_denom);
+  st.gen_loss = gen_sum / gen_denom;
 
   if (has_discriminator()) {
-    // ---- replacements: Gumbel-max samples from the generator (no gradient)
-    sampled_.resize(R);
-    gumbel_sample(sampled_.data(), gen_logits_.data(), R, V, cfg_.temperature, u, seed,
-                  make_stream(kStreamGumbel, 0, step));
     disc_input_.assign(batch.input_ids, batch.input_ids + BT);
     for (int r = 0; r < R; r++) {
       if (mk.weights[r] == 0.f) continue;
@@ -161,7 +159,7 @@ StepStats Pretrainer<F>::forward_backward(const Batch& batch, const MaskedInputs
     // ---- discriminator: replaced-token detection on every token
     DropoutCtx ddr{training, seed, step, 0u};
     const auto dw = bind(disc_enc_l_, P);
-    disc_enc_->forward(ew, dw, disc_input_.data(), batch.token_type_ids, batch.attention_mask, B, T, ddr);
+    disc_enc_->forward(ew, dw, disc_input_.data(), batch.token_type_ids, batch.attention_mask, B, T, ddr, backward);
     disc_head_.forward(bind(disc_head_l_, P), disc_enc_->output(), BT, C);
     disc_logits_.assign(disc_head_.logits(), disc_head_.logits() + BT);
     double msum = 0;
@@ -193,7 +191,7 @@ StepStats Pretrainer<F>::forward_backward(const Batch& batch, const MaskedInputs
 
   if (backward) {
     dgathered_.resize((int64_t)R * Cg);
-    gen_head_.backward(dgathered_.data(), bind(gen_head_l_, G), dew.wte, dgen_logits_.data(), bind(gen_head_l_, P),
+    gen_head_.backward(dgathered_.data(), bind(gen_head_l_, G), dew.wte, logits, bind(gen_head_l_, P),
                        ew.wte, gathered_.data());
     F* dseq = genc.output_grad_buffer();
     std::memset(dseq, 0, sizeof(F) * (size_t)BT * Cg);

@@ -87,7 +87,8 @@ class Pretrainer {
   bool has_discriminator() const { return cfg_.objective == "electra"; }
 
   // Results of the last forward pass.
-  const std::vector<F>& gen_logits() const { return gen_logits_; }   // (B, N, V)
+  // (B, N, V): after a forward pass without backward; a backward pass overwrites them with their gradient
+  const F* gen_logits() const { return gen_head_.logits(); }
   const std::vector<F>& disc_logits() const { return disc_logits_; } // (B, T)
   const std::vector<int32_t>& sampled() const { return sampled_; }  // (B, N)
   const std::vector<int32_t>& disc_input() const { return disc_input_; }   // (B, T)
@@ -104,7 +105,7 @@ class Pretrainer {
   std::unique_ptr<Encoder<F>> disc_enc_, gen_enc_;
   DiscHead<F> disc_head_;
   GenHead<F> gen_head_;
-  std::vector<F> gathered_, dgathered_, dgen_logits_, gen_logits_, disc_logits_, ddisc_logits_, ddisc_seq_;
+  std::vector<F> gathered_, dgathered_, disc_logits_, ddisc_logits_, ddisc_seq_;
   std::vector<int32_t> sampled_, disc_input_, disc_labels_, rows_;
 };
 

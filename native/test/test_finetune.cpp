@@ -68,4 +68,25 @@ TEST(encoder_loads_from_a_discriminator_and_the_classifier_saves) {
   CHECK_THROWS(t.load_encoder(root + "/nope"), "nope");
 }
 
+TEST(inference_forward_shares_buffers_and_gives_the_same_logits) {
+  // Without backward the encoder keeps one layer's activations, not all of them: the logits and the
+  // loss must be bit-identical to a training-mode forward's (no dropout in either), and a training
+  // step after an inference pass must still work.
+  FinetuneOptions o = options("electra");
+  Classifier<float> m(o.model);
+  for (size_t i = 0; i < m.params().size(); i++) m.params()[i] = 0.05f * std::sin(0.37f * (float)i);
+  const int B = 3, T = 7;
+  std::vector<int32_t> ids(B * T), tt(B * T, 0), mask(B * T, 1), labels = {0, 2, 1};
+  for (int i = 0; i < B * T; i++) ids[i] = 1 + (i * 7) % 39;
+  mask[B * T - 1] = 0;
+  Batch b{B, T, ids.data(), tt.data(), mask.data()};
+  const double l_inf = m.forward_backward(b, labels.data(), nullptr, 1, 0, false, false);
+  const std::vector<float> logits_inf = m.logits();
+  const double l_train = m.forward_backward(b, labels.data(), nullptr, 1, 0, false, true);
+  CHECK(l_inf == l_train);
+  CHECK(logits_inf == m.logits());
+  const double again = m.forward_backward(b, labels.data(), nullptr, 1, 0, false, false);
+  CHECK(again == l_inf);
+}
+
 TEST_MAIN()
