@@ -99,8 +99,9 @@ ELECTRA_MULTIVERSION static void softmax_row_f32(float* row, int T, float scale,
 // Scratch of one task: K^T and V^T (HS x T), dropped probabilities and their gradient (T x T).
 template <typename F>
 struct AttnScratch {
-  std::vector<F> kt, vt, pd, dpd, keep;
+  std::vector<F> kt, vt, pd, dpd, keep, p;
   void ensure(int T, int HS) {
+    p.resize((size_t)T * T);
     kt.resize((size_t)HS * T);
     vt.resize((size_t)HS * T);
     pd.resize((size_t)T * T);
@@ -108,6 +109,41 @@ struct AttnScratch {
     keep.resize(T);
   }
 };
+
+// The attention probabilities of one (batch, head): a (T, T) = softmax(q k^T / sqrt(HS)), padding keys
+// excluded. The backward pass calls it again rather than keeping a (T, T) matrix per head and layer;
+// the same inputs give the same bits.
+template <typename F>
+static void probabilities(Precision prec, F* a, AttnScratch<F>& s, const F* q, const F* k, const int32_t* mrow,
+                          int T, int C3, int HS, F scale) {
+  bool any = !mrow;
+  for (int t = 0; mrow && t < T; t++) any |= mrow[t] != 0;
+  for (int t = 0; t < T; t++)
+    for (int d = 0; d < HS; d++) s.kt[(size_t)d * T + t] = k[(size_t)t * C3 + d];
+  mm(prec, a, T, q, C3, 1, s.kt.data(), T, T, T, HS, false);  // scores = q k^T
+  for (int t = 0; t < T; t++) {
+    F* row = a + (size_t)t * T;
+    if constexpr (std::is_same_v<F, float>) {
+      softmax_row_f32(row, T, scale, mrow, any);
+    } else {
+      F mx = -std::numeric_limits<F>::infinity();
+      for (int t2 = 0; t2 < T; t2++) {
+        // padding keys get no attention (unless a sequence is all padding: then all keys, as an additive -inf mask would)
+        if (any && mrow && !mrow[t2]) row[t2] = -std::numeric_limits<F>::infinity();
+        else row[t2] *= scale;
+        if (row[t2] > mx) mx = row[t2];
+      }
+      F sum = 0;
+      for (int t2 = 0; t2 < T; t2++) {
+        const F e = row[t2] == -std::numeric_limits<F>::infinity() ? F(0) : std::exp(row[t2] - mx);
+        row[t2] = e;
+        sum += e;
+      }
+      const F inv = F(1) / sum;
+      for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
+    }
+  }
+}
 
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
@@ -123,38 +159,12 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
     for (int b = 0; b < B; b++) {
       for (int h = 0; h < NH; h++) {
         const F* q = qkv + (size_t)b * T * C3 + h * HS;
-        const F* k = q + C;
         const F* v = q + 2 * C;
-        const int32_t* mrow = mask ? mask + (size_t)b * T : nullptr;
-        bool any = !mrow;
-        for (int t = 0; mrow && t < T; t++) any |= mrow[t] != 0;
-        for (int t = 0; t < T; t++)
-          for (int d = 0; d < HS; d++) s.kt[(size_t)d * T + t] = k[(size_t)t * C3 + d];
-        F* a = att + ((size_t)b * NH + h) * T * T;
-        mm(prec, a, T, q, C3, 1, s.kt.data(), T, T, T, HS, false);  // scores = q k^T
+        F* a = att ? att + ((size_t)b * NH + h) * T * T : s.p.data();
+        probabilities(prec, a, s, q, q + C, mask ? mask + (size_t)b * T : nullptr, T, C3, HS, scale);
         for (int t = 0; t < T; t++) {
-          F* row = a + (size_t)t * T;
-          if constexpr (std::is_same_v<F, float>) {
-            softmax_row_f32(row, T, scale, mrow, any);
-          } else {
-            F mx = -std::numeric_limits<F>::infinity();
-            for (int t2 = 0; t2 < T; t2++) {
-              // padding keys get no attention (unless a sequence is all padding: then all keys, as an additive -inf mask would)
-              if (any && mrow && !mrow[t2]) row[t2] = -std::numeric_limits<F>::infinity();
-              else row[t2] *= scale;
-              if (row[t2] > mx) mx = row[t2];
-            }
-            F sum = 0;
-            for (int t2 = 0; t2 < T; t2++) {
-              const F e = row[t2] == -std::numeric_limits<F>::infinity() ? F(0) : std::exp(row[t2] - mx);
-              row[t2] = e;
-              sum += e;
-            }
-            const F inv = F(1) / sum;
-            for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
-          }
           keep_row_any(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
-          for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = row[t2] * s.keep[t2];
+          for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = a[(size_t)t * T + t2] * s.keep[t2];
         }
         // out[t, h] = dropout(P) v
         mm(prec, out + (size_t)b * T * C + h * HS, C, s.pd.data(), T, 1, v, C3, T, HS, T, false);
@@ -183,7 +193,8 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
         F* dk = dq + C;
         F* dv = dq + 2 * C;
         const F* dy = dout + (size_t)b * T * C + h * HS;
-        const F* a = att + ((size_t)b * NH + h) * T * T;
+        const F* a = att ? att + ((size_t)b * NH + h) * T * T : s.p.data();
+        if (!att) probabilities(prec, s.p.data(), s, q, k, mask ? mask + (size_t)b * T : nullptr, T, C3, HS, scale);
         for (int t = 0; t < T; t++) {  // the dropped probabilities again (same masks)
           keep_row_any(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
           for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = a[(size_t)t * T + t2] * s.keep[t2];
@@ -213,7 +224,6 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
       }
     }
   }
-  (void)mask;
 }
 
 template void attention_forward<float>(float*, float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision);

@@ -62,8 +62,9 @@ void embedding_backward(F* dwte, F* dwpe, F* dwtt, const F* dout, const int32_t*
                         int T, int E);
 
 // Multi-head self-attention core. qkv (B, T, 3C) holds q | k | v; mask (B, T) is 1 for tokens, 0
-// for padding keys (never attended). att (B, NH, T, T) saves the softmax probabilities (before
-// dropout); out (B, T, C) = dropout(att) @ v, heads concatenated. Scores are scaled by 1/sqrt(HS).
+// for padding keys (never attended). att (B, NH, T, T), when not null, saves the softmax probabilities
+// (before dropout); out (B, T, C) = dropout(P) @ v, heads concatenated. Scores are scaled by 1/sqrt(HS).
+// The backward pass takes the same att, or null to recompute the probabilities from qkv (less memory).
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
                        float p_drop, uint64_t seed, uint64_t stream, Precision prec = Precision::Fp32);

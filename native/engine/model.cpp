@@ -145,19 +145,20 @@ Encoder<F>::Encoder(const ElectraConfig& cfg) : c_(cfg) {}
 template <typename F>
 void Encoder<F>::ensure(int B, int T, bool keep) {
   const int64_t BT = (int64_t)B * T, C = c_.hidden_size, E = c_.embedding_size, Fd = c_.intermediate_size;
-  const int64_t NH = c_.num_attention_heads;
   const int64_t L = keep ? c_.num_hidden_layers : 1;  // without backward, every layer reuses slot 0
   // resize() never shrinks capacity: after the largest batch has been seen, no step allocates.
-  for (auto* v : {&emb_, &emb_ln_, &emb_drop_}) v->resize(BT * E);
+  for (auto* v : {&emb_, &emb_drop_}) v->resize(BT * E);
   for (auto* v : {&emb_mean_, &emb_rstd_}) v->resize(BT);
   x0_.resize(BT * C);
   qkv_.resize(L * BT * 3 * C);
-  att_.resize(L * B * NH * (int64_t)T * T);
-  for (auto* v : {&ctx_, &r1_, &x1_, &r2_, &out_}) v->resize(L * BT * C);
+  for (auto* v : {&ctx_, &r1_, &r2_}) v->resize(L * BT * C);
+  // the LayerNorm outputs are not kept per layer: one buffer each, recomputed from r1_/r2_ in backward
+  for (auto* v : {&x1_, &out_}) v->resize(BT * C);
   for (auto* v : {&m1_, &s1_, &m2_, &s2_}) v->resize(L * BT);
   fch_.resize(L * BT * Fd);
   fcg_.resize(BT * Fd);  // GELU's output: recomputed from fch_ in the backward pass, not kept per layer
   if (keep) {
+    xin_.resize(BT * C);
     demb_.resize(BT * E);
     for (auto* v : {&dx1_, &dtmp_, &dctx_, &dout_buf_}) v->resize(BT * C);
     dfc_.resize(BT * Fd);
@@ -197,27 +198,28 @@ void Encoder<F>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>&
   }
 
   embedding_forward(emb_.data(), ids_.data(), tt_.data(), ew.wte, ew.wpe, ew.wtt, B, T, E);
-  layernorm_forward(emb_ln_.data(), emb_mean_.data(), emb_rstd_.data(), emb_.data(), ew.lnw, ew.lnb, BT, E, eps);
-  dropout_forward(emb_drop_.data(), emb_ln_.data(), (int64_t)BT * E, ph, dr.seed, dr.stream(0));
+  layernorm_forward(emb_drop_.data(), emb_mean_.data(), emb_rstd_.data(), emb_.data(), ew.lnw, ew.lnb, BT, E, eps);
+  dropout_forward(emb_drop_.data(), emb_drop_.data(), (int64_t)BT * E, ph, dr.seed, dr.stream(0));
   if (w.projw) matmul_forward(x0_.data(), emb_drop_.data(), w.projw, w.projb, BT, E, C, prec_);
   else std::memcpy(x0_.data(), emb_drop_.data(), sizeof(F) * BT * C);
 
   for (int l = 0; l < L; l++) {
-    // slot s holds layer l's activations: l when they are kept for backward, else 0 for every layer
-    // (a layer's output may overwrite its input: x's last use, the residual add, comes first)
+    // slot sl holds layer l's activations: l when they are kept for backward, else 0 for every layer.
+    // The LayerNorm outputs x1 and out have one buffer each; a layer's output overwrites its input
+    // (x's last use, the residual add, comes first).
     const int64_t sl = keep_ ? l : 0;
-    const F* x = l == 0 ? x0_.data() : out_.data() + (keep_ ? l - 1 : 0) * (int64_t)BT * C;
+    const F* x = l == 0 ? x0_.data() : out_.data();
     F* qkv = qkv_.data() + sl * BT * 3 * C;
-    F* att = att_.data() + sl * B * NH * T * T;
     F* ctx = ctx_.data() + sl * BT * C;
     F* r1 = r1_.data() + sl * BT * C;
-    F* x1 = x1_.data() + sl * BT * C;
+    F* x1 = x1_.data();
     F* fch = fch_.data() + sl * BT * Fd;
     F* fcg = fcg_.data();
     F* r2 = r2_.data() + sl * BT * C;
-    F* out = out_.data() + sl * BT * C;
+    F* out = out_.data();
     matmul_forward(qkv, x, w.qkvw + (int64_t)l * 3 * C * C, w.qkvb + (int64_t)l * 3 * C, BT, C, 3 * C, prec_);
-    attention_forward(ctx, att, qkv, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_);
+    // probabilities not kept: the backward pass recomputes them from qkv
+    attention_forward(ctx, (F*)nullptr, qkv, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_);
     matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C, prec_);
     dropout_forward(r1, r1, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
     add_inplace(r1, x, (int64_t)BT * C);
@@ -233,7 +235,7 @@ void Encoder<F>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>&
 
 template <typename F>
 const F* Encoder<F>::output() const {
-  return out_.data() + (int64_t)(keep_ ? c_.num_hidden_layers - 1 : 0) * B_ * T_ * c_.hidden_size;
+  return out_.data();
 }
 
 template <typename F>
@@ -257,13 +259,21 @@ void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F
   F* dfc = dfc_.data();
   F* dqkv = dqkv_.data();
 
+  const double eps = c_.layer_norm_eps;
   for (int l = L - 1; l >= 0; l--) {
-    const F* x = l == 0 ? x0_.data() : out_.data() + (int64_t)(l - 1) * BT * C;
     const F* qkv = qkv_.data() + (int64_t)l * BT * 3 * C;
-    const F* att = att_.data() + (int64_t)l * B * NH * T * T;
     const F* ctx = ctx_.data() + (int64_t)l * BT * C;
     const F* r1 = r1_.data() + (int64_t)l * BT * C;
-    const F* x1 = x1_.data() + (int64_t)l * BT * C;
+    // the layer's input and its first LayerNorm's output, recomputed (same kernel, same inputs: the
+    // forward pass's bits) from the kept residual sums and statistics
+    F* x1 = x1_.data();
+    layernorm_forward(x1, m1_.data() + l * BT, s1_.data() + l * BT, r1, w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
+    const F* x = x0_.data();
+    if (l > 0) {
+      layernorm_forward(xin_.data(), m2_.data() + (l - 1) * BT, s2_.data() + (l - 1) * BT,
+                        r2_.data() + (int64_t)(l - 1) * BT * C, w.ln2w + (l - 1) * C, w.ln2b + (l - 1) * C, BT, C, eps);
+      x = xin_.data();
+    }
     const F* fch = fch_.data() + (int64_t)l * BT * Fd;
     F* fcg = fcg_.data();
     const F* r2 = r2_.data() + (int64_t)l * BT * C;
@@ -281,7 +291,8 @@ void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F
     dropout_forward(dtmp, dres, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
     matmul_backward(dctx, dw.attprojw + (int64_t)l * C * C, dw.attprojb + (int64_t)l * C, dtmp, ctx,
                     w.attprojw + (int64_t)l * C * C, BT, C, C, false, prec_);
-    attention_backward(dqkv, dctx, qkv, att, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_);
+    attention_backward(dqkv, dctx, qkv, (const F*)nullptr, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l),
+                       prec_);
     matmul_backward(dres, dw.qkvw + (int64_t)l * 3 * C * C, dw.qkvb + (int64_t)l * 3 * C, dqkv, x,
                     w.qkvw + (int64_t)l * 3 * C * C, BT, C, 3 * C, true, prec_);
   }
@@ -301,8 +312,7 @@ void DiscHead<F>::forward(const DiscHeadWeights<F>& w, const F* x, int R, int C)
   R_ = R;
   C_ = C;
   h_.resize((int64_t)R * C);
-  g_.resize((int64_t)R * C);
-  dg_.resize((int64_t)R * C);
+  g_.resize((int64_t)R * C);  // gelu(h); in backward, its gradient
   logits_.resize(R);
   matmul_forward(h_.data(), x, w.densew, w.denseb, R, C, C, prec_);
   gelu_forward(g_.data(), h_.data(), (int64_t)R * C);
@@ -313,9 +323,11 @@ template <typename F>
 void DiscHead<F>::backward(F* dx, const DiscHeadWeights<F>& dw, const F* dlogits, const DiscHeadWeights<F>& w,
                            const F* x) {
   const int R = R_, C = C_;
-  matmul_backward(dg_.data(), dw.predw, dw.predb, dlogits, g_.data(), w.predw, R, C, 1, false, prec_);
-  gelu_backward(dg_.data(), h_.data(), dg_.data(), (int64_t)R * C);
-  matmul_backward(dx, dw.densew, dw.denseb, dg_.data(), x, w.densew, R, C, C, false, prec_);
+  // the gradient of g is written over g once its weight gradient is taken: no buffer of its own
+  matmul_backward((F*)nullptr, dw.predw, dw.predb, dlogits, g_.data(), w.predw, R, C, 1, false, prec_);
+  matmul_backward(g_.data(), (F*)nullptr, (F*)nullptr, dlogits, g_.data(), w.predw, R, C, 1, false, prec_);
+  gelu_backward(g_.data(), h_.data(), g_.data(), (int64_t)R * C);
+  matmul_backward(dx, dw.densew, dw.denseb, g_.data(), x, w.densew, R, C, C, false, prec_);
 }
 
 template <typename F>

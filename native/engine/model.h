@@ -131,8 +131,9 @@ class Encoder {
   DropoutCtx dr_;
   std::vector<int32_t> ids_, tt_, mask_;
   // activations
-  std::vector<F> emb_, emb_mean_, emb_rstd_, emb_ln_, emb_drop_, x0_;  // (BT,E) (BT) (BT) (BT,E) (BT,E) (BT,C)
-  std::vector<F> qkv_, att_, ctx_, r1_, m1_, s1_, x1_, fch_, r2_, m2_, s2_, out_;  // per layer, stacked on L
+  std::vector<F> emb_, emb_mean_, emb_rstd_, emb_drop_, x0_;  // (BT,E) (BT) (BT) (BT,E) (BT,C); emb_drop_ = dropout(LN(emb_))
+  std::vector<F> qkv_, ctx_, r1_, m1_, s1_, fch_, r2_, m2_, s2_;  // per layer, stacked on L
+  std::vector<F> x1_, out_, xin_;  // LayerNorm outputs of the layer at hand (recomputed in backward)
   std::vector<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
   // backward scratch
   std::vector<F> dx1_, dtmp_, dctx_, dfc_, dqkv_, demb_, dout_buf_;
@@ -152,7 +153,7 @@ class DiscHead {
  private:
   Precision prec_ = Precision::Fp32;
   int R_ = 0, C_ = 0;
-  std::vector<F> h_, g_, logits_, dg_;
+  std::vector<F> h_, g_, logits_;
 };
 
 // Generator MLM head on R gathered rows x (R, C): logits (R, V) = LN(gelu(dense(x))) @ wte^T + bias.

@@ -181,10 +181,10 @@ StepStats Pretrainer<F>::forward_backward(const Batch& batch, const MaskedInputs
       st.replaced += y;
     }
     if (backward) {
-      ddisc_seq_.resize((int64_t)BT * C);
-      disc_head_.backward(ddisc_seq_.data(), bind(disc_head_l_, G), ddisc_logits_.data(), bind(disc_head_l_, P),
+      F* dseq = disc_enc_->output_grad_buffer();  // (BT, C), the encoder's own scratch
+      disc_head_.backward(dseq, bind(disc_head_l_, G), ddisc_logits_.data(), bind(disc_head_l_, P),
                           disc_enc_->output());
-      disc_enc_->backward(dew, bind(disc_enc_l_, G), ddisc_seq_.data(), ew, dw);
+      disc_enc_->backward(dew, bind(disc_enc_l_, G), dseq, ew, dw);
     }
   }
   st.loss = cfg_.gen_weight * st.gen_loss + (has_discriminator() ? cfg_.disc_weight * st.disc_loss : 0.0);

@@ -105,7 +105,7 @@ class Pretrainer {
   std::unique_ptr<Encoder<F>> disc_enc_, gen_enc_;
   DiscHead<F> disc_head_;
   GenHead<F> gen_head_;
-  std::vector<F> gathered_, dgathered_, disc_logits_, ddisc_logits_, ddisc_seq_;
+  std::vector<F> gathered_, dgathered_, disc_logits_, ddisc_logits_;
   std::vector<int32_t> sampled_, disc_input_, disc_labels_, rows_;
 };
 
