@@ -190,9 +190,16 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
         if (lo < hi)
           gemm(prec, dinp + (size_t)lo * IC, IC, dout + (size_t)lo * OC, OC, 1, weight, IC, hi - lo, IC, OC, accumulate);
       }
+      // dweight += dout^T @ inp. Every thread reads all of one operand: split dweight's rows (output
+      // features) when inp (N x IC) is the smaller to share, else its columns (then dout is shared).
+      if (dweight && OC <= IC && omp_get_num_threads() > 1) {
+        thread_range(IC, lo, hi);
+        if (lo < hi) gemm(prec, dweight + lo, IC, dout, 1, OC, inp + lo, IC, OC, hi - lo, N, true);
+      } else if (dweight) {
+        thread_range(OC, lo, hi);
+        if (lo < hi) gemm(prec, dweight + (size_t)lo * IC, IC, dout + lo, 1, OC, inp, IC, hi - lo, IC, N, true);
+      }
       thread_range(OC, lo, hi);
-      if (dweight && lo < hi)  // dweight += dout^T @ inp: rows of dweight (output features) per thread
-        gemm(prec, dweight + (size_t)lo * IC, IC, dout + lo, 1, OC, inp, IC, hi - lo, IC, N, true);
       if (dbias && lo < hi) bias_grad(dbias, dout, N, OC, lo, hi);
     }
     return;
