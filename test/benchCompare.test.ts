@@ -92,3 +92,16 @@ describe("GLUE workloads", () => {
     expect(table).toContain("real tokens only");
   });
 });
+
+describe("GEMM shapes", () => {
+  it("puts each shape's kernel beside the library's, with the ratio", async () => {
+    const { formatGemmTable } = await import("../src/bench/gemm.js");
+    const t = formatGemmTable([
+      { bench: "gemm_shape", impl: "electra", layer: "qkv", m: 4096, k: 256, n: 768, dtype: "bf16", gflops: 150 },
+      { bench: "gemm_shape", impl: "pytorch", m: 4096, k: 256, n: 768, dtype: "bf16", gflops: 200, library: "oneDNN" },
+      { bench: "gemm_shape", impl: "electra", layer: "qkv", m: 4096, k: 256, n: 768, dtype: "fp32", gflops: 90 },
+    ]);
+    expect(t).toMatch(/qkv 4096x256x768\s+bf16\s+150\.0\s+200\.0 \(oneDNN\)\s+0\.75/);
+    expect(t).toMatch(/qkv 4096x256x768\s+fp32\s+90\.0\s+-\s+-/);
+  });
+});

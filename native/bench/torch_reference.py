@@ -12,6 +12,7 @@ Run with Debian's interpreter (torch 1.13; pyenv's python3 has no torch):
         [--only pretrain_step,finetune_step,inference] [--dtypes fp32,bf16] [--threads 1,2] [--no-peak]
         [--budget-s 30]
     /usr/bin/python3 native/bench/torch_reference.py --check
+    /usr/bin/python3 native/bench/torch_reference.py --gemm-shapes 4096,256,768;608,128,30522
 Prints one JSON line per (workload, dtype, threads[, OpenMP wait policy]), each measured in a fresh process (the script
 re-invokes itself with --one workload,dtype,threads) so that peak_rss_mb is that workload's own,
 plus one `gemm_peak` line per dtype (single-thread library GEMM, the measured per-core peak).
@@ -457,6 +458,27 @@ def gemm_peak(dtype, threads):
             "torch": torch.__version__}
 
 
+def gemm_shapes(shapes, reps=5):
+    """torch.mm on linear-layer shapes, out (M, N) = x (M, K) @ W (N, K)^T, one thread, fp32 (OpenBLAS)
+    and bf16 (oneDNN): the best of `reps` calls each, as native/bench/bench_gemm.cpp times ours."""
+    torch.set_num_threads(1)
+    lines = []
+    for m, k, n in shapes:
+        x, w = torch.randn(m, k), torch.randn(n, k)
+        for dtype in ("fp32", "bf16"):
+            a, b = (x, w) if dtype == "fp32" else (x.bfloat16(), w.bfloat16())
+            torch.mm(a, b.t())
+            best = 1e30
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                torch.mm(a, b.t())
+                best = min(best, time.perf_counter() - t0)
+            lines.append({"bench": "gemm_shape", "impl": "pytorch", "m": m, "k": k, "n": n, "dtype": dtype,
+                          "threads": 1, "gflops": round(2 * m * k * n / best / 1e9, 1),
+                          "library": "OpenBLAS" if dtype == "fp32" else "oneDNN", "torch": torch.__version__})
+    return lines
+
+
 # ---------------------------------------------------------------- --check
 def count_matmul_flops(fn):
     """Run fn() and count the FLOPs of the aten matrix products it dispatches, backward included."""
@@ -538,7 +560,12 @@ def main():
     ap.add_argument("--deadline-s", type=float, help="with --one: give up (exit %d) after this many seconds" % DEADLINE_RC)
     ap.add_argument("--check", action="store_true", help="verify the FLOP formula and that losses are finite")
     ap.add_argument("--shapes", help="JSON batch shapes for sst2_finetune / sst2_eval (src/bench/glue.ts)")
+    ap.add_argument("--gemm-shapes", help="M,K,N;M,K,N;...: time only torch.mm on these linear-layer shapes")
     a = ap.parse_args()
+    if a.gemm_shapes:
+        for line in gemm_shapes([tuple(int(v) for v in t.split(",")) for t in a.gemm_shapes.split(";")]):
+            print(json.dumps(line), flush=True)
+        return 0
     shapes = None
     if a.shapes:
         with open(a.shapes) as f:

@@ -12,11 +12,12 @@ import { findTorch, REFERENCE_WORKLOADS, runReference } from "./reference.js";
 import { benchTokenizer } from "./tokenizer.js";
 import { runWorkload } from "./workloads.js";
 import { GLUE_WORKLOADS, sst2Shapes, writeShapes } from "./glue.js";
+import { benchGemmShapes, formatGemmTable, type GemmLine } from "./gemm.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const WORKLOADS = ["tokenizer", "pretrain_step", "pretrain_loop", "finetune_step", "inference", ...GLUE_WORKLOADS];
+const WORKLOADS = ["tokenizer", "gemm_shapes", "pretrain_step", "pretrain_loop", "finetune_step", "inference", ...GLUE_WORKLOADS];
 /** training batches of the sst2_finetune workload */
 const GLUE_TRAIN_BATCHES = 16;
 const BATCH = 32, SEQ = 128;
@@ -69,9 +70,14 @@ async function main(): Promise<number> {
   };
   const precisions = arg("precision", "fp32,bf16").split(",");
   for (const p of precisions) if (p !== "fp32" && p !== "bf16") throw new Error(`--precision: fp32 and/or bf16 (got ${p})`);
+  let gemmLines: GemmLine[] = [];
   for (const w of only) {
     if (w === "tokenizer") {
       await benchTokenizer();
+      continue;
+    }
+    if (w === "gemm_shapes") {
+      gemmLines = benchGemmShapes(process.argv.includes("--no-reference"));
       continue;
     }
     if (GLUE_WORKLOADS.includes(w) && !shapesFile) continue;
@@ -95,6 +101,7 @@ async function main(): Promise<number> {
     }
   if (scaling.length) process.stdout.write("\nThread scaling: " + scaling.join("; ") + "\n");
 
+  if (gemmLines.length) process.stdout.write("\n" + formatGemmTable(gemmLines) + "\n");
   const profiled = ours.filter((l) => l.kernels?.length);
   if (profiled.length) process.stdout.write("\n" + formatKernelTable(profiled) + "\n");
 
