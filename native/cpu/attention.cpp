@@ -2,6 +2,7 @@
 // sum of values) and its backward pass, one (batch, head) pair per task, written as small matrix
 // products (the fp32 GEMM micro-kernels) around a row-wise softmax. The q/k/v projections are plain
 // matmuls outside it.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -19,16 +20,18 @@ namespace electra {
 
 // C (rows x cols, ldc) = (acc ? C : 0) + A(i, k) B[k * ldb + j], A(i, k) = A[i * sai + k * sak].
 template <typename F>
+// With b_trans, B(k, j) = B[j * ldb + k] (gemm.h).
 static void mm(Precision prec, F* C, int ldc, const F* A, int sai, int sak, const F* B, int ldb, int rows, int cols,
-               int K, bool acc) {
+               int K, bool acc, bool b_trans = false) {
   if constexpr (std::is_same_v<F, float>) {
-    if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, acc);
-    else gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, acc);
+    if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, acc, b_trans);
+    else gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, acc, b_trans);
   } else {
     for (int i = 0; i < rows; i++)
       for (int j = 0; j < cols; j++) {
         F s = acc ? C[(long)i * ldc + j] : F(0);
-        for (int k = 0; k < K; k++) s += A[(long)i * sai + (long)k * sak] * B[(long)k * ldb + j];
+        for (int k = 0; k < K; k++)
+          s += A[(long)i * sai + (long)k * sak] * (b_trans ? B[(long)j * ldb + k] : B[(long)k * ldb + j]);
         C[(long)i * ldc + j] = s;
       }
   }
@@ -54,25 +57,58 @@ static void keep_row(F* keep, int T, float p, uint64_t seed, uint64_t stream, ui
   }
 }
 
-// fp32 keep_row: 64 multipliers (16 Philox blocks) at a time when base is block-aligned.
-ELECTRA_MULTIVERSION static void keep_row_f32(float* keep, int T, float p, uint64_t seed, uint64_t stream,
-                                              uint64_t base) {
+// One row of dropout: dst = src * keep (and keep saved when `keep` is non-null), fp32, vectorised;
+// base must be a multiple of 4 (a Philox block).
+ELECTRA_MULTIVERSION static void dropout_row_f32(float* dst, float* keep, const float* src, int T, float p,
+                                                 uint64_t seed, uint64_t stream, uint64_t base) {
   const float scale = (float)(1.0 / (1.0 - (double)p));
   alignas(64) uint32_t w[64];
   for (int t0 = 0; t0 < T; t0 += 64) {
     philox_words16(seed, stream, (base + (uint64_t)t0) >> 2, w);
     const int m = T - t0 < 64 ? T - t0 : 64;
+    if (keep) {
 #pragma omp simd
-    for (int j = 0; j < m; j++) keep[t0 + j] = u32_to_unit(w[j]) >= p ? scale : 0.f;
+      for (int j = 0; j < m; j++) {
+        const float kj = u32_to_unit(w[j]) >= p ? scale : 0.f;
+        keep[t0 + j] = kj;
+        dst[t0 + j] = src[t0 + j] * kj;
+      }
+    } else {
+#pragma omp simd
+      for (int j = 0; j < m; j++) dst[t0 + j] = u32_to_unit(w[j]) >= p ? src[t0 + j] * scale : 0.f;
+    }
   }
 }
 
+// dst = src * keep for one row of T probabilities; keep (the multipliers) saved when non-null.
 template <typename F>
-static void keep_row_any(F* keep, int T, float p, uint64_t seed, uint64_t stream, uint64_t base) {
+static void dropout_row(F* dst, F* keep, const F* src, int T, float p, uint64_t seed, uint64_t stream, uint64_t base,
+                        F* scratch) {
+  if (p <= 0.f) {  // no dropout: a copy (and multipliers of 1)
+    std::memcpy(dst, src, sizeof(F) * T);
+    if (keep) std::fill(keep, keep + T, F(1));
+    return;
+  }
   if constexpr (std::is_same_v<F, float>)
-    if (p > 0.f && (base & 3) == 0) return keep_row_f32(keep, T, p, seed, stream, base);
-  keep_row(keep, T, p, seed, stream, base);
+    if ((base & 3) == 0) return dropout_row_f32(dst, keep, src, T, p, seed, stream, base);
+  F* k = keep ? keep : scratch;
+  keep_row(k, T, p, seed, stream, base);
+  for (int t = 0; t < T; t++) dst[t] = src[t] * k[t];
 }
+
+// Softmax-and-dropout backward of one row, in place: dr = a * (dr * keep - sum(a * dr * keep)) * scale.
+ELECTRA_MULTIVERSION static void softmax_dropout_bwd_row_f32(float* dr, const float* ar, const float* kr, int T,
+                                                             float scale) {
+  float dot = 0;
+#pragma omp simd reduction(+ : dot)
+  for (int t2 = 0; t2 < T; t2++) {
+    dr[t2] *= kr[t2];
+    dot += ar[t2] * dr[t2];
+  }
+#pragma omp simd
+  for (int t2 = 0; t2 < T; t2++) dr[t2] = ar[t2] * (dr[t2] - dot) * scale;
+}
+
 
 // fp32 softmax of one score row in place: scaled, padding keys (mask 0, when `any`) excluded.
 ELECTRA_MULTIVERSION static void softmax_row_f32(float* row, int T, float scale, const int32_t* mrow, bool any) {
@@ -96,14 +132,13 @@ ELECTRA_MULTIVERSION static void softmax_row_f32(float* row, int T, float scale,
   for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
 }
 
-// Scratch of one task: K^T and V^T (HS x T), dropped probabilities and their gradient (T x T).
+// Scratch of one task: the probabilities (when not kept by the caller), the dropped probabilities and
+// their gradient, the dropout multipliers (T x T each), one row of multipliers.
 template <typename F>
 struct AttnScratch {
-  std::vector<F> kt, vt, pd, dpd, keep, p;
+  std::vector<F> pd, dpd, keep, p;
   void ensure(int T, int HS) {
     p.resize((size_t)T * T);
-    kt.resize((size_t)HS * T);
-    vt.resize((size_t)HS * T);
     pd.resize((size_t)T * T);
     dpd.resize((size_t)T * T);
     keep.resize(T);
@@ -118,9 +153,7 @@ static void probabilities(Precision prec, F* a, AttnScratch<F>& s, const F* q, c
                           int T, int C3, int HS, F scale) {
   bool any = !mrow;
   for (int t = 0; mrow && t < T; t++) any |= mrow[t] != 0;
-  for (int t = 0; t < T; t++)
-    for (int d = 0; d < HS; d++) s.kt[(size_t)d * T + t] = k[(size_t)t * C3 + d];
-  mm(prec, a, T, q, C3, 1, s.kt.data(), T, T, T, HS, false);  // scores = q k^T
+  mm(prec, a, T, q, C3, 1, k, C3, T, T, HS, false, true);  // scores = q k^T (k read transposed in place)
   for (int t = 0; t < T; t++) {
     F* row = a + (size_t)t * T;
     if constexpr (std::is_same_v<F, float>) {
@@ -162,10 +195,9 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
         const F* v = q + 2 * C;
         F* a = att ? att + ((size_t)b * NH + h) * T * T : s.p.data();
         probabilities(prec, a, s, q, q + C, mask ? mask + (size_t)b * T : nullptr, T, C3, HS, scale);
-        for (int t = 0; t < T; t++) {
-          keep_row_any(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
-          for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = a[(size_t)t * T + t2] * s.keep[t2];
-        }
+        for (int t = 0; t < T; t++)
+          dropout_row(&s.pd[(size_t)t * T], (F*)nullptr, a + (size_t)t * T, T, p_drop, seed, stream,
+                      (((uint64_t)b * NH + h) * T + t) * T, s.keep.data());
         // out[t, h] = dropout(P) v
         mm(prec, out + (size_t)b * T * C + h * HS, C, s.pd.data(), T, 1, v, C3, T, HS, T, false);
       }
@@ -195,28 +227,28 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
         const F* dy = dout + (size_t)b * T * C + h * HS;
         const F* a = att ? att + ((size_t)b * NH + h) * T * T : s.p.data();
         if (!att) probabilities(prec, s.p.data(), s, q, k, mask ? mask + (size_t)b * T : nullptr, T, C3, HS, scale);
-        for (int t = 0; t < T; t++) {  // the dropped probabilities again (same masks)
-          keep_row_any(s.keep.data(), T, p_drop, seed, stream, (((uint64_t)b * NH + h) * T + t) * T);
-          for (int t2 = 0; t2 < T; t2++) s.pd[(size_t)t * T + t2] = a[(size_t)t * T + t2] * s.keep[t2];
-          std::memcpy(&s.dpd[(size_t)t * T], s.keep.data(), sizeof(F) * T);  // keep the masks for below
-        }
+        for (int t = 0; t < T; t++)  // the dropped probabilities again (same masks), the masks kept in dpd
+          dropout_row(&s.pd[(size_t)t * T], &s.dpd[(size_t)t * T], a + (size_t)t * T, T, p_drop, seed, stream,
+                      (((uint64_t)b * NH + h) * T + t) * T, s.keep.data());
         // dv = dropout(P)^T dy
         mm(prec, dv, C3, s.pd.data(), 1, T, dy, C, T, HS, T, false);
         // d(dropout(P)) = dy v^T, then through dropout and softmax, scaled: dS
-        for (int t = 0; t < T; t++)
-          for (int d = 0; d < HS; d++) s.vt[(size_t)d * T + t] = v[(size_t)t * C3 + d];
         F* ds = s.pd.data();  // dS overwrites dropout(P), which dv was the last to need
-        mm(prec, ds, T, dy, C, 1, s.vt.data(), T, T, T, HS, false);  // d(dropout(P)) = dy v^T
+        mm(prec, ds, T, dy, C, 1, v, C3, T, T, HS, false, true);  // d(dropout(P)) = dy v^T (v read transposed)
         for (int t = 0; t < T; t++) {
           F* dr = ds + (size_t)t * T;
           const F* ar = a + (size_t)t * T;
           const F* kr = &s.dpd[(size_t)t * T];  // the row's dropout masks, saved above
-          F dot = 0;
-          for (int t2 = 0; t2 < T; t2++) {
-            dr[t2] *= kr[t2];
-            dot += ar[t2] * dr[t2];
+          if constexpr (std::is_same_v<F, float>) {
+            softmax_dropout_bwd_row_f32(dr, ar, kr, T, scale);
+          } else {
+            F dot = 0;
+            for (int t2 = 0; t2 < T; t2++) {
+              dr[t2] *= kr[t2];
+              dot += ar[t2] * dr[t2];
+            }
+            for (int t2 = 0; t2 < T; t2++) dr[t2] = ar[t2] * (dr[t2] - dot) * scale;
           }
-          for (int t2 = 0; t2 < T; t2++) dr[t2] = ar[t2] * (dr[t2] - dot) * scale;
         }
         // dq = dS k, dk = dS^T q
         mm(prec, dq, C3, ds, T, 1, k, C3, T, HS, T, false);
