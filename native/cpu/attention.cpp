@@ -186,7 +186,7 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
   const F scale = (F)(1.0 / std::sqrt((double)HS));
 #pragma omp parallel
   {
-    AttnScratch<F> s;
+    static thread_local AttnScratch<F> s;  // kept between calls: no allocation (and page faults) per step
     s.ensure(T, HS);
 #pragma omp for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
@@ -213,7 +213,7 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
   const F scale = (F)(1.0 / std::sqrt((double)HS));
 #pragma omp parallel
   {
-    AttnScratch<F> s;
+    static thread_local AttnScratch<F> s;  // kept between calls: no allocation (and page faults) per step
     s.ensure(T, HS);
 #pragma omp for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
