@@ -91,6 +91,35 @@ ELECTRA_MULTIVERSION static void dropout_f32(float* out, const float* inp, int64
   }
 }
 
+ELECTRA_MULTIVERSION static void dropout_add_f32(float* out, const float* inp, const float* resid, int64_t lo,
+                                                 int64_t hi, float p, float scale, uint64_t seed, uint64_t stream) {
+  alignas(64) uint32_t w[64];
+  for (int64_t base = lo; base < hi; base += 64) {
+    const int m = (int)std::min<int64_t>(64, hi - base);
+    if (p > 0.f) {
+      philox_words16(seed, stream, (uint64_t)base / 4, w);
+#pragma omp simd
+      for (int j = 0; j < m; j++) out[base + j] = (u32_to_unit(w[j]) >= p ? inp[base + j] * scale : 0.f) + resid[base + j];
+    } else {
+#pragma omp simd
+      for (int j = 0; j < m; j++) out[base + j] = inp[base + j] + resid[base + j];
+    }
+  }
+}
+
+template <typename F>
+void dropout_add_forward(F* out, const F* inp, const F* resid, int64_t n, float p, uint64_t seed, uint64_t stream) {
+  ProfileScope prof("dropout_residual_add");
+  if constexpr (std::is_same_v<F, float>) {
+    const float scale = (float)(1.0 / (1.0 - (double)p));
+    parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_add_f32(out, inp, resid, lo, hi, p, scale, seed, stream); }, 64);
+  } else {
+    dropout_forward(out, inp, n, p, seed, stream);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) out[i] += resid[i];
+  }
+}
+
 template <typename F>
 void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, uint64_t stream) {
   ProfileScope prof("dropout");
@@ -121,6 +150,8 @@ template void gelu_forward<double>(double*, const double*, int64_t);
 template void gelu_backward<float>(float*, const float*, const float*, int64_t);
 template void gelu_backward<double>(double*, const double*, const double*, int64_t);
 template void dropout_forward<float>(float*, const float*, int64_t, float, uint64_t, uint64_t);
+template void dropout_add_forward<float>(float*, const float*, const float*, int64_t, float, uint64_t, uint64_t);
+template void dropout_add_forward<double>(double*, const double*, const double*, int64_t, float, uint64_t, uint64_t);
 template void dropout_forward<double>(double*, const double*, int64_t, float, uint64_t, uint64_t);
 
 }  // namespace electra

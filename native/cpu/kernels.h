@@ -53,6 +53,11 @@ void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n);
 template <typename F>
 void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, uint64_t stream);
 
+// The residual connection: out[i] = dropout(inp)[i] + resid[i] (the same masks as dropout_forward),
+// in one pass. out may alias inp.
+template <typename F>
+void dropout_add_forward(F* out, const F* inp, const F* resid, int64_t n, float p, uint64_t seed, uint64_t stream);
+
 // Embeddings: out (B, T, E) = wte[ids] + wpe[t] + wtt[token_type]. ids/tt (B, T).
 template <typename F>
 void embedding_forward(F* out, const int32_t* ids, const int32_t* tt, const F* wte, const F* wpe, const F* wtt,

@@ -131,12 +131,6 @@ ClsHeadWeights<F> bind(const ClsHeadLayout& l, F* b) {
 
 uint64_t DropoutCtx::stream(uint32_t site) const { return make_stream(kStreamDropout, model * 4096 + site, step); }
 
-template <typename F>
-static void add_inplace(F* a, const F* b, int64_t n) {
-  ProfileScope prof("residual_add");
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; i++) a[i] += b[i];
-}
 
 // ---- encoder ------------------------------------------------------------------------------------
 template <typename F>
@@ -221,14 +215,12 @@ void Encoder<F>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>&
     // probabilities not kept: the backward pass recomputes them from qkv
     attention_forward(ctx, (F*)nullptr, qkv, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_);
     matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C, prec_);
-    dropout_forward(r1, r1, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
-    add_inplace(r1, x, (int64_t)BT * C);
+    dropout_add_forward(r1, r1, x, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
     layernorm_forward(x1, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
     matmul_forward(fch, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, BT, C, Fd, prec_);
     gelu_forward(fcg, fch, (int64_t)BT * Fd);
     matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C, prec_);
-    dropout_forward(r2, r2, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l));
-    add_inplace(r2, x1, (int64_t)BT * C);
+    dropout_add_forward(r2, r2, x1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l));
     layernorm_forward(out, m2_.data() + sl * BT, s2_.data() + sl * BT, r2, w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
   }
 }

@@ -44,6 +44,20 @@ TEST(dropout_fp32_keeps_exactly_the_defined_elements) {
   set_num_threads(0);
 }
 
+TEST(dropout_residual_add_is_dropout_then_add) {
+  const int64_t n = 1000;
+  std::vector<float> x(n), r(n), y(n), z(n);
+  for (int64_t i = 0; i < n; i++) x[i] = std::sin(0.1f * (float)i), r[i] = std::cos(0.3f * (float)i);
+  for (float p : {0.f, 0.1f}) {
+    dropout_forward(y.data(), x.data(), n, p, 4, 5);
+    for (int64_t i = 0; i < n; i++) y[i] += r[i];
+    dropout_add_forward(z.data(), x.data(), r.data(), n, p, 4, 5);
+    double e = 0;
+    for (int64_t i = 0; i < n; i++) e = std::max(e, (double)std::fabs(y[i] - z[i]));
+    CHECK_MSG(e < 1e-6, "p %g: %.3g", p, e);  // one rounding apart at most (a fused multiply-add)
+  }
+}
+
 TEST(gelu_fp32_matches_double) {
   std::mt19937 g(5);
   std::normal_distribution<double> nd(0, 3);
