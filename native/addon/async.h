@@ -17,17 +17,22 @@ class PromiseWorker : public Napi::AsyncWorker {
  public:
   using Work = std::function<void()>;                      // runs off the main thread; may throw
   using Result = std::function<Napi::Value(Napi::Env)>;    // runs on the main thread afterwards
-  static Napi::Promise Run(Napi::Env env, Work work, Result result) {
-    auto* w = new PromiseWorker(env, std::move(work), std::move(result));
+  using Settle = std::function<void()>;                    // runs on the main thread, before either outcome
+  // keep_alive: JavaScript values (the wrapped object, input buffers) held until the work ends.
+  static Napi::Promise Run(Napi::Env env, Work work, Result result, Napi::Object keep_alive = Napi::Object(),
+                           Settle settle = nullptr) {
+    auto* w = new PromiseWorker(env, std::move(work), std::move(result), keep_alive, std::move(settle));
     auto p = w->deferred_.Promise();
     w->Queue();
     return p;
   }
 
  private:
-  PromiseWorker(Napi::Env env, Work work, Result result)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
-        result_(std::move(result)) {}
+  PromiseWorker(Napi::Env env, Work work, Result result, Napi::Object keep_alive, Settle settle)
+      : Napi::AsyncWorker(env, "electra"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+        result_(std::move(result)), settle_(std::move(settle)) {
+    if (!keep_alive.IsEmpty()) keep_ = Napi::Persistent(keep_alive);
+  }
   void Execute() override {
     try {
       electra::apply_num_threads();  // OpenMP's thread count is per thread: this worker's
@@ -37,6 +42,7 @@ class PromiseWorker : public Napi::AsyncWorker {
     }
   }
   void OnOK() override {
+    if (settle_) settle_();
     Napi::Env env = Env();
     try {
       deferred_.Resolve(result_(env));
@@ -46,10 +52,15 @@ class PromiseWorker : public Napi::AsyncWorker {
       deferred_.Reject(Napi::Error::New(env, e.what()).Value());
     }
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    if (settle_) settle_();
+    deferred_.Reject(e.Value());
+  }
   Napi::Promise::Deferred deferred_;
   Work work_;
   Result result_;
+  Settle settle_;
+  Napi::ObjectReference keep_;
 };
 
 // Guards an object against a second call while a worker uses it: run() fails at once with a clear

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/info.h"
 #include "addon.h"
+#include "async.h"
 #include "tokenizer/unicode_tables.h"
 #include "tokenizer/wordpiece.h"
 
@@ -74,42 +74,6 @@ Napi::Object batch_object(Napi::Env env, const std::vector<int32_t>& ids, const 
 
 class Tokenizer;
 
-// Runs `work` on the libuv thread pool and resolves with `done(env)`; a C++ exception rejects.
-class Worker : public Napi::AsyncWorker {
- public:
-  using Work = std::function<void()>;
-  using Done = std::function<Napi::Value(Napi::Env)>;
-  Worker(Napi::Env env, Napi::Object keep_alive, Work work, Done done)
-      : Napi::AsyncWorker(env, "electra:tokenizer"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        keep_(Napi::Persistent(keep_alive)),
-        work_(std::move(work)),
-        done_(std::move(done)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    electra::apply_num_threads();  // OpenMP's thread count is per thread: this worker's
-    try {
-      work_();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      deferred_.Resolve(done_(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference keep_;  // the tokenizer and the inputs, alive until the work is done
-  Work work_;
-  Done done_;
-};
 
 class Tokenizer : public Napi::ObjectWrap<Tokenizer> {
  public:
@@ -177,17 +141,15 @@ class Tokenizer : public Napi::ObjectWrap<Tokenizer> {
     Napi::Object keep = Napi::Object::New(env);
     keep.Set("tokenizer", Value());
     keep.Set("texts", arr);
-    auto* w = new Worker(
-        env, keep,
+    return PromiseWorker::Run(
+        env,
         [=] {
           std::vector<std::string_view> views;
           views.reserve(texts->size());
           for (const Text& t : *texts) views.push_back(t.view());
           tok->encode_batch(views, out->ids, out->offsets, threads, &out->stats);
         },
-        [=](Napi::Env e) -> Napi::Value { return batch_object(e, out->ids, out->offsets, out->stats); });
-    w->Queue();
-    return w->Promise();
+        [=](Napi::Env e) -> Napi::Value { return batch_object(e, out->ids, out->offsets, out->stats); }, keep);
   }
 
   // encodeLines(text: Uint8Array, threads?): Promise<{ids, offsets, stats}>: one entry per '\n'-separated line.
@@ -202,11 +164,9 @@ class Tokenizer : public Napi::ObjectWrap<Tokenizer> {
     Napi::Object keep = Napi::Object::New(env);
     keep.Set("tokenizer", Value());
     keep.Set("text", info[0]);
-    auto* w = new Worker(
-        env, keep, [=] { tok->encode_lines(text->view(), out->ids, out->offsets, threads, &out->stats); },
-        [=](Napi::Env e) -> Napi::Value { return batch_object(e, out->ids, out->offsets, out->stats); });
-    w->Queue();
-    return w->Promise();
+    return PromiseWorker::Run(
+        env, [=] { tok->encode_lines(text->view(), out->ids, out->offsets, threads, &out->stats); },
+        [=](Napi::Env e) -> Napi::Value { return batch_object(e, out->ids, out->offsets, out->stats); }, keep);
   }
 
   // tokenizeStream(inFd, outFd, {tokens, threads, inName, outName}): Promise<stats>
@@ -228,11 +188,9 @@ class Tokenizer : public Napi::ObjectWrap<Tokenizer> {
     auto tok = tok_;
     Napi::Object keep = Napi::Object::New(env);
     keep.Set("tokenizer", Value());
-    auto* w = new Worker(
-        env, keep, [=] { *stats = electra::tokenize_stream(*tok, in_fd, out_fd, opt); },
-        [=](Napi::Env e) -> Napi::Value { return stats_object(e, *stats); });
-    w->Queue();
-    return w->Promise();
+    return PromiseWorker::Run(
+        env, [=] { *stats = electra::tokenize_stream(*tok, in_fd, out_fd, opt); },
+        [=](Napi::Env e) -> Napi::Value { return stats_object(e, *stats); }, keep);
   }
 
   Napi::Value IdToToken(const Napi::CallbackInfo& info) {

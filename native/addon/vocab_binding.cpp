@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/info.h"
 #include "addon.h"
+#include "async.h"
 #include "engine/fileio.h"
 #include "tokenizer/vocab_trainer.h"
 
@@ -42,49 +42,6 @@ struct State {
   bool finished = false;
 };
 
-// Runs `work` on the libuv thread pool, then, on the main thread, clears `busy` and settles the promise
-// with `done(env)` (a C++ exception rejects it with the engine's message).
-class Worker : public Napi::AsyncWorker {
- public:
-  using Work = std::function<void()>;
-  using Done = std::function<Napi::Value(Napi::Env)>;
-  static Napi::Promise Run(Napi::Env env, std::shared_ptr<State> st, Work work, Done done) {
-    auto* w = new Worker(env, std::move(st), std::move(work), std::move(done));
-    auto p = w->deferred_.Promise();
-    w->Queue();
-    return p;
-  }
-
- private:
-  Worker(Napi::Env env, std::shared_ptr<State> st, Work work, Done done)
-      : Napi::AsyncWorker(env, "electra:vocab"), deferred_(Napi::Promise::Deferred::New(env)), st_(std::move(st)),
-        work_(std::move(work)), done_(std::move(done)) {}
-  void Execute() override {
-    electra::apply_num_threads();  // OpenMP's thread count is per thread: this worker's
-    try {
-      work_();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    st_->busy = false;
-    Napi::Env env = Env();
-    try {
-      deferred_.Resolve(done_(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    st_->busy = false;
-    deferred_.Reject(e.Value());
-  }
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<State> st_;
-  Work work_;
-  Done done_;
-};
 
 class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
  public:
@@ -149,6 +106,11 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
 
  private:
   // Marks the trainer busy for one call; throws if it is busy or finished.
+  // The end of a call (on the main thread, whatever its outcome): the trainer takes calls again.
+  static PromiseWorker::Settle release(std::shared_ptr<State> st) {
+    return [st] { st->busy = false; };
+  }
+
   void claim(Napi::Env env, const char* what) {
     if (state_->finished) throw Napi::Error::New(env, std::string("VocabTrainer.") + what + ": the trainer has finished");
     if (state_->busy)
@@ -165,12 +127,12 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
     auto bytes = std::make_shared<std::string>(reinterpret_cast<const char*>(a.Data()), a.ByteLength());
     claim(env, "feed");
     auto st = state_;
-    return Worker::Run(
-        env, st,
+    return PromiseWorker::Run(
+        env,
         [st, bytes] {
           st->counter->feed(*bytes);
         },
-        [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
+        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, Napi::Object(), release(st));
   }
 
   // endInput(): Promise<void>: the end of one file (the text held back after its last whitespace is counted).
@@ -178,12 +140,12 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
     Napi::Env env = info.Env();
     claim(env, "endInput");
     auto st = state_;
-    return Worker::Run(
-        env, st,
+    return PromiseWorker::Run(
+        env,
         [st] {
           st->counter->end_input();
         },
-        [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
+        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, Napi::Object(), release(st));
   }
 
   // finish(outPath?: string): Promise<{tokens, special, alphabet, continuation, merged, mergeSteps,
@@ -199,8 +161,8 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
     auto st = state_;
     auto result = std::make_shared<electra::VocabResult>();
     auto stats = std::make_shared<electra::WordCountStats>();
-    return Worker::Run(
-        env, st,
+    return PromiseWorker::Run(
+        env,
         [st, result, stats, out_path] {
           const auto counts = st->counter->counts();
           *stats = st->counter->stats();
@@ -223,7 +185,8 @@ class VocabTrainer : public Napi::ObjectWrap<VocabTrainer> {
           o.Set("stop", stop_name(result->stop));
           o.Set("stats", count_stats(e, *stats));
           return o;
-        });
+        },
+        Napi::Object(), release(st));
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
