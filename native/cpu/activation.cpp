@@ -145,6 +145,14 @@ void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, ui
   }
 }
 
+template <typename F>
+void fill_zero(F* x, int64_t n) {
+  ProfileScope prof("zero_grads");
+  parallel_chunks(n, [&](int64_t lo, int64_t hi) { std::memset(x + lo, 0, sizeof(F) * (size_t)(hi - lo)); });
+}
+
+template void fill_zero<float>(float*, int64_t);
+template void fill_zero<double>(double*, int64_t);
 template void gelu_forward<float>(float*, const float*, int64_t);
 template void gelu_forward<double>(double*, const double*, int64_t);
 template void gelu_backward<float>(float*, const float*, const float*, int64_t);

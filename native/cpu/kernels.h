@@ -53,6 +53,10 @@ void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n);
 template <typename F>
 void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, uint64_t stream);
 
+// x[0, n) = 0, in parallel (gradient buffers of tens of MB, zeroed every step).
+template <typename F>
+void fill_zero(F* x, int64_t n);
+
 // The residual connection: out[i] = dropout(inp)[i] + resid[i] (the same masks as dropout_forward),
 // in one pass. out may alias inp.
 template <typename F>

@@ -96,7 +96,7 @@ Pretrainer<F>::Pretrainer(const PretrainConfig& cfg) : cfg_(cfg) {
 
 template <typename F>
 void Pretrainer<F>::zero_grads() {
-  std::fill(grads_.begin(), grads_.end(), F(0));
+  fill_zero(grads_.data(), (int64_t)grads_.size());
 }
 
 template <typename F>

@@ -207,7 +207,7 @@ void FinetuneTrainer::init_weights(double range) { electra::init_weights(model_.
 TrainStepResult FinetuneTrainer::train_step(const Batch& b, const int32_t* labels, const float* targets) {
   TrainStepResult res;
   res.step = step_;
-  std::fill(model_.grads().begin(), model_.grads().end(), 0.f);
+  fill_zero(model_.grads().data(), (int64_t)model_.grads().size());
   res.stats.loss = model_.forward_backward(b, labels, targets, opt_.seed, (uint32_t)step_, true, true);
   res.lr = opt_.schedule.lr_at(step_);
   res.grad_norm = adam_.step(model_.params().data(), model_.grads().data(), res.lr, &lr_scale_);
