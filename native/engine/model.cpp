@@ -154,8 +154,7 @@ void Encoder<F>::ensure(int B, int T, bool keep) {
   if (keep) {
     xin_.resize(BT * C);
     demb_.resize(BT * E);
-    for (auto* v : {&dx1_, &dtmp_, &dctx_, &dout_buf_}) v->resize(BT * C);
-    dfc_.resize(BT * Fd);
+    for (auto* v : {&dx1_, &dtmp_, &dout_buf_}) v->resize(BT * C);
     dqkv_.resize(BT * 3 * C);
   }
   B_ = B;
@@ -247,8 +246,6 @@ void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F
   F* dres = dout;  // the residual stream's gradient, layer by layer
   F* dx1 = dx1_.data();
   F* dtmp = dtmp_.data();
-  F* dctx = dctx_.data();
-  F* dfc = dfc_.data();
   F* dqkv = dqkv_.data();
 
   const double eps = c_.layer_norm_eps;
@@ -273,16 +270,22 @@ void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F
                        w.ln2w + l * C, BT, C, false);
     dropout_forward(dtmp, dx1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l));
     gelu_forward(fcg, fch, (int64_t)BT * Fd);  // recomputed rather than kept per layer
-    matmul_backward(dfc, dw.fcprojw + (int64_t)l * C * Fd, dw.fcprojb + (int64_t)l * C, dtmp, fcg,
+    // the FFN's inner gradient is written over GELU's output once its weight gradient is taken
+    F* dfc = fcg;
+    matmul_backward((F*)nullptr, dw.fcprojw + (int64_t)l * C * Fd, dw.fcprojb + (int64_t)l * C, dtmp, fcg,
                     w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, false, prec_);
+    matmul_backward(dfc, (F*)nullptr, (F*)nullptr, dtmp, fcg, w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, false, prec_);
     gelu_backward(dfc, fch, dfc, (int64_t)BT * Fd);
     matmul_backward(dx1, dw.fcw + (int64_t)l * Fd * C, dw.fcb + (int64_t)l * Fd, dfc, x1, w.fcw + (int64_t)l * Fd * C,
                     BT, C, Fd, true, prec_);
     layernorm_backward(dres, dw.ln1w + l * C, dw.ln1b + l * C, dx1, r1, m1_.data() + l * BT, s1_.data() + l * BT,
                        w.ln1w + l * C, BT, C, false);
     dropout_forward(dtmp, dres, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
-    matmul_backward(dctx, dw.attprojw + (int64_t)l * C * C, dw.attprojb + (int64_t)l * C, dtmp, ctx,
+    // ctx's gradient is written over ctx (this layer's, needed by nothing else) once its weight gradient is taken
+    F* dctx = ctx_.data() + (int64_t)l * BT * C;
+    matmul_backward((F*)nullptr, dw.attprojw + (int64_t)l * C * C, dw.attprojb + (int64_t)l * C, dtmp, ctx,
                     w.attprojw + (int64_t)l * C * C, BT, C, C, false, prec_);
+    matmul_backward(dctx, (F*)nullptr, (F*)nullptr, dtmp, ctx, w.attprojw + (int64_t)l * C * C, BT, C, C, false, prec_);
     attention_backward(dqkv, dctx, qkv, (const F*)nullptr, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l),
                        prec_);
     matmul_backward(dres, dw.qkvw + (int64_t)l * 3 * C * C, dw.qkvb + (int64_t)l * 3 * C, dqkv, x,

@@ -136,7 +136,7 @@ class Encoder {
   std::vector<F> x1_, out_, xin_;  // LayerNorm outputs of the layer at hand (recomputed in backward)
   std::vector<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
   // backward scratch
-  std::vector<F> dx1_, dtmp_, dctx_, dfc_, dqkv_, demb_, dout_buf_;
+  std::vector<F> dx1_, dtmp_, dqkv_, demb_, dout_buf_;
 };
 
 // ---- heads ------------------------------------------------------------------------------------
