@@ -99,6 +99,10 @@ double rtd_loss_forward_backward(F* dlogits, const F* logits, const int32_t* lab
 template <typename F>
 double mse_forward_backward(F* dpred, const F* pred, const float* target, int R, double dscale);
 
+// out[r] = the index of the first largest of logits[r, 0..V) (std::max_element's choice), rows in parallel.
+template <typename F>
+void argmax_rows(int32_t* out, const F* logits, int R, int V);
+
 // Gumbel-max sampling: out[r] = argmax_v(logits[r, v] / temperature + g), g = -log(-log(u + 1e-9) + 1e-9),
 // with u from `u` (R, V) when given, else random_unit(seed, stream, r * V + v). Computed in fp32.
 // No gradient.

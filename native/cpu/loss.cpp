@@ -164,6 +164,27 @@ ELECTRA_MULTIVERSION static int gumbel_row_f32(const float* x, int V, float inv_
   return arg;
 }
 
+// The first index of a row's maximum: a vectorised max, then the first element equal to it.
+ELECTRA_MULTIVERSION static int argmax_row_f32(const float* x, int V) {
+  float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+  for (int v = 0; v < V; v++) mx = x[v] > mx ? x[v] : mx;
+  for (int v = 0; v < V; v++)
+    if (x[v] == mx) return v;
+  return 0;  // all NaN
+}
+
+template <typename F>
+void argmax_rows(int32_t* out, const F* logits, int R, int V) {
+  ProfileScope prof("argmax");
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < R; r++) {
+    const F* x = logits + (int64_t)r * V;
+    if constexpr (std::is_same_v<F, float>) out[r] = argmax_row_f32(x, V);
+    else out[r] = (int32_t)(std::max_element(x, x + V) - x);
+  }
+}
+
 template <typename F>
 void gumbel_sample(int32_t* out, const F* logits, int R, int V, float temperature, const float* u, uint64_t seed,
                    uint64_t stream) {
@@ -214,6 +235,8 @@ template double rtd_loss_forward_backward<float>(float*, const float*, const int
 template double rtd_loss_forward_backward<double>(double*, const double*, const int32_t*, const int32_t*, int, double);
 template double mse_forward_backward<float>(float*, const float*, const float*, int, double);
 template double mse_forward_backward<double>(double*, const double*, const float*, int, double);
+template void argmax_rows<float>(int32_t*, const float*, int, int);
+template void argmax_rows<double>(int32_t*, const double*, int, int);
 template void gumbel_sample<float>(int32_t*, const float*, int, int, float, const float*, uint64_t, uint64_t);
 template void gumbel_sample<double>(int32_t*, const double*, int, int, float, const float*, uint64_t, uint64_t);
 

@@ -131,11 +131,11 @@ StepStats Pretrainer<F>::forward_backward(const Batch& batch, const MaskedInputs
   gen_head_.forward(bind(gen_head_l_, P), ew.wte, gathered_.data(), R, Cg, E, V, gc.layer_norm_eps);
   F* logits = gen_head_.logits_mut();  // (R, V); with backward, overwritten below by their gradient
   st.mlm_weight = 0;
+  argmax_.resize(R);
+  argmax_rows(argmax_.data(), (const F*)logits, R, V);
   for (int r = 0; r < R; r++) {
     st.mlm_weight += mk.weights[r];
-    if (mk.weights[r] == 0.f) continue;
-    const F* x = logits + (int64_t)r * V;
-    st.mlm_correct += (std::max_element(x, x + V) - x) == mk.ids[r];
+    if (mk.weights[r] != 0.f) st.mlm_correct += argmax_[r] == mk.ids[r];
   }
   if (has_discriminator()) {  // replacements: Gumbel-max samples from the generator (no gradient)
     sampled_.resize(R);

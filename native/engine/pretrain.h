@@ -106,7 +106,7 @@ class Pretrainer {
   DiscHead<F> disc_head_;
   GenHead<F> gen_head_;
   std::vector<F> gathered_, dgathered_, disc_logits_, ddisc_logits_;
-  std::vector<int32_t> sampled_, disc_input_, disc_labels_, rows_;
+  std::vector<int32_t> sampled_, disc_input_, disc_labels_, rows_, argmax_;
 };
 
 }  // namespace electra

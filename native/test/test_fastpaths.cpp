@@ -58,6 +58,20 @@ TEST(dropout_residual_add_is_dropout_then_add) {
   }
 }
 
+TEST(argmax_rows_takes_the_first_maximum) {
+  const int R = 3, V = 37;
+  std::vector<float> x((size_t)R * V);
+  std::vector<double> xd(x.size());
+  for (size_t i = 0; i < x.size(); i++) xd[i] = x[i] = std::sin(0.7f * (float)i);
+  x[5] = x[20] = 3.f, xd[5] = xd[20] = 3.0;        // a tie in row 0: the first wins
+  x[V + 36] = 9.f, xd[V + 36] = 9.0;                // the last column of row 1
+  std::vector<int32_t> a(R), b(R);
+  argmax_rows(a.data(), x.data(), R, V);
+  argmax_rows(b.data(), xd.data(), R, V);
+  CHECK(a[0] == 5 && a[1] == 36);
+  CHECK(a == b);
+}
+
 TEST(gelu_fp32_matches_double) {
   std::mt19937 g(5);
   std::normal_distribution<double> nd(0, 3);
