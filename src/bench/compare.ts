@@ -31,6 +31,8 @@ export interface CompareRun {
   peak_rss_mb: number | null;
   /** our tokens/s divided by this run's (> 1: ours is faster) */
   ours_ratio: number | null;
+  /** PyTorch runs: our run of the same dtype (not counting fixed padding) divided by this one */
+  same_dtype_ratio?: number | null;
   omp_wait_policy?: string;
   padding?: string;
 }
@@ -67,6 +69,7 @@ export function compareLines(ours: MeasuredLine[], ref: ReferenceLine[], peak: P
     const fixedPad = (l: MeasuredLine) => Number(l.padding !== undefined && l.padding !== "dynamic");
     const mineAll = ours.filter((l) => l.bench === workload).sort((a, b) => fixedPad(a) - fixedPad(b));
     const mine = best(mineAll.filter((l) => !fixedPad(l)));
+    const sameDtype = (d: string) => best(mineAll.filter((l) => !fixedPad(l) && l.dtype === d));
     const theirs = ref.filter((l) => l.bench === workload && l.tokens_per_s);
     if (!mine && !theirs.length) continue;
     const picked: Array<[MeasuredLine, "electra" | "pytorch"]> = mineAll.map((l) => [l, "electra"]);
@@ -85,6 +88,7 @@ export function compareLines(ours: MeasuredLine[], ref: ReferenceLine[], peak: P
         pct_peak: l.gflops != null ? round((100 * l.gflops) / (perCore * l.threads), 1) : null,
         peak_rss_mb: l.peak_rss_mb ?? null,
         ours_ratio: mine?.tokens_per_s && l.tokens_per_s ? round(mine.tokens_per_s / l.tokens_per_s, 2) : null,
+        ...(impl === "pytorch" ? { same_dtype_ratio: sameDtype(l.dtype)?.tokens_per_s && l.tokens_per_s ? round(sameDtype(l.dtype)!.tokens_per_s! / l.tokens_per_s, 2) : null } : {}),
         ...(l.threads > 1 && l.omp_wait_policy ? { omp_wait_policy: l.omp_wait_policy } : {}),
         ...(l.padding ? { padding: l.padding } : {}),
       };
@@ -107,7 +111,7 @@ export function formatCompareTable(
     peak.source === "measured"
       ? `Peak per core: fp32 ${f(peak.fp32)} GFLOP/s, bf16 ${f(peak.bf16)} GFLOP/s (measured: best square torch.mm, 1 thread; the issue assumes ${ASSUMED_PEAK_GFLOPS_PER_CORE.fp32} and ${ASSUMED_PEAK_GFLOPS_PER_CORE.bf16}). % peak = GFLOP/s / (peak per core x threads).`
       : `Peak per core: fp32 ${ASSUMED_PEAK_GFLOPS_PER_CORE.fp32} GFLOP/s, bf16 ${ASSUMED_PEAK_GFLOPS_PER_CORE.bf16} GFLOP/s (assumed, not measured). % peak = GFLOP/s / (peak per core x threads).`,
-    `PyTorch${note.torch ? " " + note.torch : ""}: the fastest of 1 and N threads (OpenMP threads waiting passive or active) per dtype; bf16 = CPU autocast, LayerNorm and losses in fp32. Ours: bf16 = bf16 matrix products with fp32 sums, everything else fp32. "ours/this": our fastest run (not counting fixed padding) / this run's tokens/s, > 1: ours is faster.`,
+    `PyTorch${note.torch ? " " + note.torch : ""}: the fastest of 1 and N threads (OpenMP threads waiting passive or active) per dtype; bf16 = CPU autocast, LayerNorm and losses in fp32. Ours: bf16 = bf16 matrix products with fp32 sums, everything else fp32. "ours/this": our fastest run (not counting fixed padding) / this run's tokens/s, > 1: ours is faster; "same dtype": our run in this run's dtype / this run.`,
   ];
   if (lines.some((l) => l.workload.startsWith("sst2_")))
     head.push(
@@ -120,11 +124,11 @@ export function formatCompareTable(
         (Math.max(...note.cpuBusy) > 0.1 ? ": other work was running, these numbers are disturbed." : "."),
     );
   }
-  const cols = ["workload", "run", "threads", "tokens/s", "ours/this", "GFLOP/s", "% peak", "peak RSS MB"];
+  const cols = ["workload", "run", "threads", "tokens/s", "ours/this", "same dtype", "GFLOP/s", "% peak", "peak RSS MB"];
   const rows: string[][] = [];
   for (const l of lines)
     l.runs.forEach((r, i) =>
-      rows.push([i ? "" : l.workload, `${r.impl} ${r.dtype}${r.padding ? (r.padding === "dynamic" ? " dynamic pad" : ` pad ${r.padding}`) : ""}${r.omp_wait_policy ? ` (OMP ${r.omp_wait_policy})` : ""}`, String(r.threads), f(r.tokens_per_s), f(r.ours_ratio, 2), f(r.gflops, 1), f(r.pct_peak, 0), f(r.peak_rss_mb)]),
+      rows.push([i ? "" : l.workload, `${r.impl} ${r.dtype}${r.padding ? (r.padding === "dynamic" ? " dynamic pad" : ` pad ${r.padding}`) : ""}${r.omp_wait_policy ? ` (OMP ${r.omp_wait_policy})` : ""}`, String(r.threads), f(r.tokens_per_s), f(r.ours_ratio, 2), f(r.same_dtype_ratio ?? null, 2), f(r.gflops, 1), f(r.pct_peak, 0), f(r.peak_rss_mb)]),
     );
   const w = cols.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j].length)));
   const fmt = (r: string[]) => r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join("  ").trimEnd();
