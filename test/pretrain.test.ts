@@ -63,20 +63,21 @@ describe("electra pretrain", () => {
     expect(JSON.parse(d.stdout).probs).toHaveLength(10);
   });
 
-  it("resumes exactly: N steps straight equal N/2, stop, --resume, N/2", () => {
-    const args = (out: string) => ["pretrain", "--data", data, "--config", small, "--steps", "12", "--batch-size", "8", "--accumulate", "2", "--log-every", "1", "--eval-every", "6", "--save-every", "6", "--out", out, "--json"];
-    const a = join(dir, "straight"), b = join(dir, "halves");
-    expect(runCli(args(a)).code).toBe(0);
-    expect(runCli(args(b)).code).toBe(0);
-    // forget the second half of run b, as if it had stopped at step 6
-    spawnSync("rm", ["-rf", join(b, "checkpoint-12")]);
-    const r = runCli([...args(b), "--resume"]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/resumed from .*checkpoint-6/);
-    const strip = (m: Record<string, unknown>) => ({ ...m, tokens_per_s: 0, elapsed_s: 0, host_overhead: 0 });
-    expect(metrics(b).map(strip)).toEqual(metrics(a).map(strip));
-    expect(readFileSync(join(b, "checkpoint-12", "discriminator", "model.safetensors"))).toEqual(readFileSync(join(a, "checkpoint-12", "discriminator", "model.safetensors")));
-  });
+  for (const precision of ["fp32", "bf16"])
+    it(`resumes exactly: N steps straight equal N/2, stop, --resume, N/2 (${precision})`, () => {
+      const args = (out: string) => ["pretrain", "--data", data, "--config", small, "--steps", "12", "--batch-size", "8", "--accumulate", "2", "--log-every", "1", "--eval-every", "6", "--save-every", "6", "--precision", precision, "--out", out, "--json"];
+      const a = join(dir, `straight-${precision}`), b = join(dir, `halves-${precision}`);
+      expect(runCli(args(a)).code).toBe(0);
+      expect(runCli(args(b)).code).toBe(0);
+      // forget the second half of run b, as if it had stopped at step 6
+      spawnSync("rm", ["-rf", join(b, "checkpoint-12")]);
+      const r = runCli([...args(b), "--resume"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/resumed from .*checkpoint-6/);
+      const strip = (m: Record<string, unknown>) => ({ ...m, tokens_per_s: 0, elapsed_s: 0, host_overhead: 0 });
+      expect(metrics(b).map(strip)).toEqual(metrics(a).map(strip));
+      expect(readFileSync(join(b, "checkpoint-12", "discriminator", "model.safetensors"))).toEqual(readFileSync(join(a, "checkpoint-12", "discriminator", "model.safetensors")));
+    });
 
   it("--precision bf16 trains with bf16 matrix products, close to fp32 and recorded in the run's config", () => {
     const run = (precision: string) => {
@@ -94,7 +95,7 @@ describe("electra pretrain", () => {
   });
 
   it("--init-from starts from existing weights in Hugging Face's layout", () => {
-    const from = join(dir, "straight", "checkpoint-12");
+    const from = join(dir, "straight-fp32", "checkpoint-12");
     const out = join(dir, "init");
     const r = runCli(["pretrain", "--data", data, "--config", small, "--steps", "2", "--batch-size", "4", "--log-every", "1", "--out", out, "--init-from", join(from, "discriminator"), join(from, "generator"), "--json"]);
     expect(r.stderr).toBe("");
@@ -151,7 +152,7 @@ describe("electra pretrain", () => {
     expect(runCli(["pretrain", "--data", data, "--config", small, "--out", join(dir, "repeat.txt", "run")]).code).not.toBe(0);
 
     // an existing run is never overwritten without --resume
-    const again = runCli(["pretrain", "--data", data, "--config", small, "--steps", "2", "--out", join(dir, "straight")]);
+    const again = runCli(["pretrain", "--data", data, "--config", small, "--steps", "2", "--out", join(dir, "straight-fp32")]);
     expect(again.stderr).toMatch(/already holds checkpoints .* --resume/);
   });
 
