@@ -92,14 +92,30 @@ ELECTRA_MULTIVERSION static void dropout_f32(float* out, const float* inp, int64
 }
 
 ELECTRA_MULTIVERSION static void dropout_add_f32(float* out, const float* inp, const float* resid, int64_t lo,
-                                                 int64_t hi, float p, float scale, uint64_t seed, uint64_t stream) {
+                                                 int64_t hi, float p, float scale, uint64_t seed, uint64_t stream,
+                                                 uint64_t* bits) {
   alignas(64) uint32_t w[64];
+  alignas(64) uint8_t keep[64];
   for (int64_t base = lo; base < hi; base += 64) {
     const int m = (int)std::min<int64_t>(64, hi - base);
     if (p > 0.f) {
       philox_words16(seed, stream, (uint64_t)base / 4, w);
 #pragma omp simd
-      for (int j = 0; j < m; j++) out[base + j] = (u32_to_unit(w[j]) >= p ? inp[base + j] * scale : 0.f) + resid[base + j];
+      for (int j = 0; j < m; j++) {
+        keep[j] = u32_to_unit(w[j]) >= p;
+        out[base + j] = (keep[j] ? inp[base + j] * scale : 0.f) + resid[base + j];
+      }
+      if (bits) {  // the masks, one bit per element, for the backward pass (16 lanes at a time)
+        for (int j = m; j < 64; j++) keep[j] = 0;
+        uint64_t word = 0;
+        for (int q = 0; q < 4; q++) {
+          uint32_t h = 0;
+#pragma omp simd reduction(| : h)
+          for (int j = 0; j < 16; j++) h |= (uint32_t)keep[16 * q + j] << j;
+          word |= (uint64_t)h << (16 * q);
+        }
+        bits[base / 64] = word;
+      }
     } else {
 #pragma omp simd
       for (int j = 0; j < m; j++) out[base + j] = inp[base + j] + resid[base + j];
@@ -108,15 +124,47 @@ ELECTRA_MULTIVERSION static void dropout_add_f32(float* out, const float* inp, c
 }
 
 template <typename F>
-void dropout_add_forward(F* out, const F* inp, const F* resid, int64_t n, float p, uint64_t seed, uint64_t stream) {
+void dropout_add_forward(F* out, const F* inp, const F* resid, int64_t n, float p, uint64_t seed, uint64_t stream,
+                         uint64_t* bits) {
   ProfileScope prof("dropout_residual_add");
   if constexpr (std::is_same_v<F, float>) {
     const float scale = (float)(1.0 / (1.0 - (double)p));
-    parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_add_f32(out, inp, resid, lo, hi, p, scale, seed, stream); }, 64);
+    parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_add_f32(out, inp, resid, lo, hi, p, scale, seed, stream, bits); }, 64);
   } else {
     dropout_forward(out, inp, n, p, seed, stream);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) out[i] += resid[i];
+    if (bits && p > 0.f)
+      for (int64_t i = 0; i < n; i++) {
+        if (i % 64 == 0) bits[i / 64] = 0;
+        bits[i / 64] |= (uint64_t)(random_unit(seed, stream, (uint64_t)i) >= p) << (i % 64);
+      }
+  }
+}
+
+ELECTRA_MULTIVERSION static void dropout_bits_f32(float* out, const float* inp, int64_t lo, int64_t hi, float scale,
+                                                  const uint64_t* bits) {
+  for (int64_t base = lo; base < hi; base += 64) {
+    const int m = (int)std::min<int64_t>(64, hi - base);
+    const uint64_t word = bits[base / 64];
+#pragma omp simd
+    for (int j = 0; j < m; j++) out[base + j] = (word >> j) & 1 ? inp[base + j] * scale : 0.f;
+  }
+}
+
+template <typename F>
+void dropout_apply_bits(F* out, const F* inp, int64_t n, float p, const uint64_t* bits) {
+  ProfileScope prof("dropout");
+  if (p <= 0.f) {
+    if (out != inp) std::memcpy(out, inp, sizeof(F) * n);
+    return;
+  }
+  const F scale = (F)(1.0 / (1.0 - (double)p));
+  if constexpr (std::is_same_v<F, float>) {
+    parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_bits_f32(out, inp, lo, hi, scale, bits); }, 64);
+  } else {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) out[i] = (bits[i / 64] >> (i % 64)) & 1 ? inp[i] * scale : F(0);
   }
 }
 
@@ -158,8 +206,10 @@ template void gelu_forward<double>(double*, const double*, int64_t);
 template void gelu_backward<float>(float*, const float*, const float*, int64_t);
 template void gelu_backward<double>(double*, const double*, const double*, int64_t);
 template void dropout_forward<float>(float*, const float*, int64_t, float, uint64_t, uint64_t);
-template void dropout_add_forward<float>(float*, const float*, const float*, int64_t, float, uint64_t, uint64_t);
-template void dropout_add_forward<double>(double*, const double*, const double*, int64_t, float, uint64_t, uint64_t);
+template void dropout_add_forward<float>(float*, const float*, const float*, int64_t, float, uint64_t, uint64_t, uint64_t*);
+template void dropout_add_forward<double>(double*, const double*, const double*, int64_t, float, uint64_t, uint64_t, uint64_t*);
+template void dropout_apply_bits<float>(float*, const float*, int64_t, float, const uint64_t*);
+template void dropout_apply_bits<double>(double*, const double*, int64_t, float, const uint64_t*);
 template void dropout_forward<double>(double*, const double*, int64_t, float, uint64_t, uint64_t);
 
 }  // namespace electra

@@ -58,9 +58,15 @@ template <typename F>
 void fill_zero(F* x, int64_t n);
 
 // The residual connection: out[i] = dropout(inp)[i] + resid[i] (the same masks as dropout_forward),
-// in one pass. out may alias inp.
+// in one pass. out may alias inp. When bits is non-null (and p > 0) the masks are also saved there,
+// bit i % 64 of word i / 64 (ceil(n / 64) words), for dropout_apply_bits in the backward pass.
 template <typename F>
-void dropout_add_forward(F* out, const F* inp, const F* resid, int64_t n, float p, uint64_t seed, uint64_t stream);
+void dropout_add_forward(F* out, const F* inp, const F* resid, int64_t n, float p, uint64_t seed, uint64_t stream,
+                         uint64_t* bits = nullptr);
+// out = inp with the saved masks applied (kept elements scaled by 1 / (1 - p)): dropout_forward's
+// result without drawing the random numbers again. out may alias inp.
+template <typename F>
+void dropout_apply_bits(F* out, const F* inp, int64_t n, float p, const uint64_t* bits);
 
 // Embeddings: out (B, T, E) = wte[ids] + wpe[t] + wtt[token_type]. ids/tt (B, T).
 template <typename F>

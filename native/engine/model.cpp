@@ -152,6 +152,7 @@ void Encoder<F>::ensure(int B, int T, bool keep) {
   fch_.resize(L * BT * Fd);
   fcg_.resize(BT * Fd);  // GELU's output: recomputed from fch_ in the backward pass, not kept per layer
   if (keep) {
+    drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
     xin_.resize(BT * C);
     demb_.resize(BT * E);
     for (auto* v : {&dx1_, &dtmp_, &dout_buf_}) v->resize(BT * C);
@@ -214,12 +215,12 @@ void Encoder<F>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<F>&
     // probabilities not kept: the backward pass recomputes them from qkv
     attention_forward(ctx, (F*)nullptr, qkv, mask_.data(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_);
     matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C, prec_);
-    dropout_add_forward(r1, r1, x, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
+    dropout_add_forward(r1, r1, x, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l), keep_ ? drop_bits(l, 0) : nullptr);
     layernorm_forward(x1, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
     matmul_forward(fch, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, BT, C, Fd, prec_);
     gelu_forward(fcg, fch, (int64_t)BT * Fd);
     matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C, prec_);
-    dropout_add_forward(r2, r2, x1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l));
+    dropout_add_forward(r2, r2, x1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l), keep_ ? drop_bits(l, 1) : nullptr);
     layernorm_forward(out, m2_.data() + sl * BT, s2_.data() + sl * BT, r2, w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
   }
 }
@@ -268,7 +269,7 @@ void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F
     const F* r2 = r2_.data() + (int64_t)l * BT * C;
     layernorm_backward(dx1, dw.ln2w + l * C, dw.ln2b + l * C, dres, r2, m2_.data() + l * BT, s2_.data() + l * BT,
                        w.ln2w + l * C, BT, C, false);
-    dropout_forward(dtmp, dx1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l));
+    dropout_apply_bits(dtmp, dx1, (int64_t)BT * C, ph, drop_bits(l, 1));  // the forward pass's masks
     gelu_forward(fcg, fch, (int64_t)BT * Fd);  // recomputed rather than kept per layer
     // the FFN's inner gradient is written over GELU's output once its weight gradient is taken
     F* dfc = fcg;
@@ -280,7 +281,7 @@ void Encoder<F>::backward(const EmbeddingWeights<F>& dew, const EncoderWeights<F
                     BT, C, Fd, true, prec_);
     layernorm_backward(dres, dw.ln1w + l * C, dw.ln1b + l * C, dx1, r1, m1_.data() + l * BT, s1_.data() + l * BT,
                        w.ln1w + l * C, BT, C, false);
-    dropout_forward(dtmp, dres, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l));
+    dropout_apply_bits(dtmp, dres, (int64_t)BT * C, ph, drop_bits(l, 0));
     // ctx's gradient is written over ctx (this layer's, needed by nothing else) once its weight gradient is taken
     F* dctx = ctx_.data() + (int64_t)l * BT * C;
     matmul_backward((F*)nullptr, dw.attprojw + (int64_t)l * C * C, dw.attprojb + (int64_t)l * C, dtmp, ctx,

@@ -134,6 +134,11 @@ class Encoder {
   std::vector<F> emb_, emb_mean_, emb_rstd_, emb_drop_, x0_;  // (BT,E) (BT) (BT) (BT,E) (BT,C); emb_drop_ = dropout(LN(emb_))
   std::vector<F> qkv_, ctx_, r1_, m1_, s1_, fch_, r2_, m2_, s2_;  // per layer, stacked on L
   std::vector<F> x1_, out_, xin_;  // LayerNorm outputs of the layer at hand (recomputed in backward)
+  // masks of the two hidden dropouts of each layer (attention output, FFN output), one bit per element
+  std::vector<uint64_t> drop_bits_;
+  uint64_t* drop_bits(int l, int site) {
+    return drop_bits_.data() + ((size_t)l * 2 + site) * (((size_t)B_ * T_ * c_.hidden_size + 63) / 64);
+  }
   std::vector<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
   // backward scratch
   std::vector<F> dx1_, dtmp_, dqkv_, demb_, dout_buf_;

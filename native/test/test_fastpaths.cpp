@@ -72,6 +72,28 @@ TEST(argmax_rows_takes_the_first_maximum) {
   CHECK(a == b);
 }
 
+template <typename F>
+static void check_saved_masks() {
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (int64_t n : {1, 63, 64, 65, 1000, 4099}) {
+      std::vector<F> x(n), r(n, F(0)), y(n), want(n), got(n);
+      std::vector<uint64_t> bits((n + 63) / 64, ~0ull);
+      for (int64_t i = 0; i < n; i++) x[i] = F(0.5) + (F)i;
+      dropout_add_forward(y.data(), x.data(), r.data(), n, 0.1f, 8, 9, bits.data());
+      dropout_forward(want.data(), x.data(), n, 0.1f, 8, 9);
+      dropout_apply_bits(got.data(), x.data(), n, 0.1f, bits.data());
+      CHECK_MSG(got == want, "n %lld threads %d (%s)", (long long)n, threads, sizeof(F) == 8 ? "double" : "float");
+    }
+  }
+  set_num_threads(0);
+}
+
+TEST(saved_dropout_masks_reproduce_the_masks) {
+  check_saved_masks<float>();
+  check_saved_masks<double>();
+}
+
 TEST(gelu_fp32_matches_double) {
   std::mt19937 g(5);
   std::normal_distribution<double> nd(0, 3);
