@@ -152,13 +152,18 @@ ELECTRA_MULTIVERSION static void dropout_bits_f32(float* out, const float* inp, 
   }
 }
 
+// p == 0: out = inp (a copy unless in place); says whether there was nothing else to do.
+template <typename F>
+static bool no_dropout(F* out, const F* inp, int64_t n, float p) {
+  if (p > 0.f) return false;
+  if (out != inp) std::memcpy(out, inp, sizeof(F) * n);
+  return true;
+}
+
 template <typename F>
 void dropout_apply_bits(F* out, const F* inp, int64_t n, float p, const uint64_t* bits) {
   ProfileScope prof("dropout");
-  if (p <= 0.f) {
-    if (out != inp) std::memcpy(out, inp, sizeof(F) * n);
-    return;
-  }
+  if (no_dropout(out, inp, n, p)) return;
   const F scale = (F)(1.0 / (1.0 - (double)p));
   if constexpr (std::is_same_v<F, float>) {
     parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_bits_f32(out, inp, lo, hi, scale, bits); }, 64);
@@ -171,10 +176,7 @@ void dropout_apply_bits(F* out, const F* inp, int64_t n, float p, const uint64_t
 template <typename F>
 void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, uint64_t stream) {
   ProfileScope prof("dropout");
-  if (p <= 0.f) {
-    if (out != inp) std::memcpy(out, inp, sizeof(F) * n);
-    return;
-  }
+  if (no_dropout(out, inp, n, p)) return;
   const F scale = (F)(1.0 / (1.0 - (double)p));
   if constexpr (std::is_same_v<F, float>) {
     parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_f32(out, inp, lo, hi, p, scale, seed, stream); }, 64);
