@@ -120,22 +120,70 @@ BF16_TARGET static PackedA pack_a(uint32_t* Ap, int kpw, const float* A, int sai
 
 // B rows k [k0, k1) x columns [j, j + w) -> Bp[p * 32 + c] pair words, zero past the edges.
 // Transposed B (B(k, j) = B[j * ldb + k]): each column is a contiguous row of B, converted 32 k at a time.
+// Transposes a 16 x 16 block of 32-bit words in registers: r[i] word j becomes r[j] word i.
+BF16_TARGET static inline void transpose16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  // each 128-bit lane now holds a 4 x 4 block; gather lanes across registers
+  for (int i = 0; i < 4; i++) {
+    t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xDD);
+    r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xDD);
+  }
+}
+
+// B rows k [k0, k1) x columns [j, j + w) -> Bp[p * 32 + c] pair words, zero past the edges.
+// Transposed B (B(k, j) = B[j * ldb + k]): each column is a contiguous row of B, converted 32 k at a
+// time; 16 full columns at once go through a register transpose, the others word by word.
 BF16_TARGET static void pack_b_trans(uint32_t* Bp, const float* B, int ldb, int j, int w, int k0, int k1) {
   const int kn = k1 - k0, kp = (kn + 1) / 2;
   alignas(64) uint32_t words[16];
-  for (int c = 0; c < 32; c++) {
-    if (c >= w) {
-      for (int p = 0; p < kp; p++) Bp[p * 32 + c] = 0;
+  for (int c0 = 0; c0 < 32; c0 += 16) {
+    if (c0 + 16 <= w) {
+      for (int k = 0; k < kn; k += 32) {
+        const int n = std::min(32, kn - k);
+        const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+        const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xFFFF : n > 16 ? (1u << (n - 16)) - 1 : 0);
+        __m512i r[16];
+        for (int c = 0; c < 16; c++) {
+          const float* b = B + (long)(j + c0 + c) * ldb + k0 + k;
+          r[c] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, b + 16), _mm512_maskz_loadu_ps(m0, b));
+        }
+        transpose16(r);  // r[q]: pair k / 2 + q of the 16 columns
+        for (int q = 0; q < (n + 1) / 2; q++) _mm512_storeu_si512(Bp + (k / 2 + q) * 32 + c0, r[q]);
+      }
       continue;
     }
-    const float* b = B + (long)(j + c) * ldb + k0;
-    for (int k = 0; k < kn; k += 32) {
-      const int n = std::min(32, kn - k);
-      const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
-      const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xFFFF : n > 16 ? (1u << (n - 16)) - 1 : 0);
-      const __m512 lo = _mm512_maskz_loadu_ps(m0, b + k), hi = _mm512_maskz_loadu_ps(m1, b + k + 16);
-      _mm512_store_si512(words, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-      for (int q = 0; q < (n + 1) / 2; q++) Bp[(k / 2 + q) * 32 + c] = words[q];
+    for (int c = c0; c < c0 + 16; c++) {
+      if (c >= w) {
+        for (int p = 0; p < kp; p++) Bp[p * 32 + c] = 0;
+        continue;
+      }
+      const float* b = B + (long)(j + c) * ldb + k0;
+      for (int k = 0; k < kn; k += 32) {
+        const int n = std::min(32, kn - k);
+        const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+        const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xFFFF : n > 16 ? (1u << (n - 16)) - 1 : 0);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, b + k), hi = _mm512_maskz_loadu_ps(m1, b + k + 16);
+        _mm512_store_si512(words, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        for (int q = 0; q < (n + 1) / 2; q++) Bp[(k / 2 + q) * 32 + c] = words[q];
+      }
     }
   }
 }
