@@ -8,6 +8,7 @@
 // k-pair words, [pair][column]; a 6 x 32 register tile (12 zmm accumulators) does 2 x MR dot
 // products of 16 lanes per k pair. Every C element sums its k pairs in increasing order whatever the
 // row split, so results do not depend on the thread count.
+//
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own placeholder operands (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -26,7 +27,9 @@ static constexpr int KC = 256;  // k block (128 pairs): a 32-column B panel is 1
 #ifndef ELECTRA_BF16_MC  // overridable for tuning experiments
 #define ELECTRA_BF16_MC 1536
 #endif
-static constexpr int MC = ELECTRA_BF16_MC;  // rows per packed A super-block (768 KB at KC, in L2): B is repacked 4x less often than at 384; timings of 384 and 1536 differ by less than the run-to-run noise (~10%)
+// Rows per packed A super-block (768 KB at KC, in L2): B is repacked 4x less often than at 384;
+// timings of 384 and 1536 differ by less than the run-to-run noise (~10%).
+static constexpr int MC = ELECTRA_BF16_MC;
 static constexpr int MR = 6;
 
 uint16_t to_bf16(float f) {
