@@ -268,6 +268,14 @@ def electra_mask(ids, mask, N):
 
 
 # ---------------------------------------------------------------- steps
+def update(model, opt, loss):
+    """One optimizer step: gradients of `loss`, clipped to CLIP, AdamW."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+    opt.step()
+
+
 def autocast(dtype):
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=(dtype == "bf16"))
 
@@ -298,10 +306,7 @@ def make_pretrain_step(dtype, Bn=B, Tn=T):
             bce = Fn.binary_cross_entropy_with_logits(dl, labels, reduction="none")
             disc_loss = (m * bce).sum() / (1e-6 + m.sum())
             loss = GEN_W * gen_loss + DISC_W * disc_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        opt.step()
+        update(model, opt, loss)
         return [float(loss), float(gen_loss), float(disc_loss)]
     return step
 
@@ -318,10 +323,7 @@ def make_finetune_step(dtype, Bn=B, Tn=T):
     def step():
         with autocast(dtype):
             loss = Fn.cross_entropy(model(ids, tt, mask).float(), labels)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        opt.step()
+        update(model, opt, loss)
         return [float(loss)]
     return step
 
@@ -373,10 +375,7 @@ def make_glue(workload, dtype, shapes):
                 model.train()
                 with autocast(dtype):
                     loss = Fn.cross_entropy(model(ids, tt, mask).float(), torch.arange(ids.shape[0]) % FT_LABELS)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-                opt.step()
+                update(model, opt, loss)
                 out.append(float(loss))
             else:
                 model.eval()

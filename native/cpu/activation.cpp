@@ -81,14 +81,48 @@ void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n) {
 }
 
 // fp32: 64 elements (16 Philox blocks) at a time, vectorised; lo is a multiple of 64.
-ELECTRA_MULTIVERSION static void dropout_f32(float* out, const float* inp, int64_t lo, int64_t hi, float p, float scale,
-                                             uint64_t seed, uint64_t stream) {
+// fp32 slice starting on a Philox block (base a multiple of 4): 64 elements (16 blocks) at a time.
+ELECTRA_MULTIVERSION static void dropout_range_f32(float* dst, float* keep, const float* src, int64_t n, float p,
+                                                   float scale, uint64_t seed, uint64_t stream, uint64_t base) {
   alignas(64) uint32_t w[64];
-  for (int64_t base = lo; base < hi; base += 64) {
-    philox_words16(seed, stream, (uint64_t)base / 4, w);
-    const int m = (int)std::min<int64_t>(64, hi - base);
+  for (int64_t t0 = 0; t0 < n; t0 += 64) {
+    philox_words16(seed, stream, (base + (uint64_t)t0) >> 2, w);
+    const int m = (int)std::min<int64_t>(64, n - t0);
+    if (keep) {
 #pragma omp simd
-    for (int j = 0; j < m; j++) out[base + j] = u32_to_unit(w[j]) >= p ? inp[base + j] * scale : 0.f;
+      for (int j = 0; j < m; j++) {
+        const float kj = u32_to_unit(w[j]) >= p ? scale : 0.f;
+        keep[t0 + j] = kj;
+        dst[t0 + j] = src[t0 + j] * kj;
+      }
+    } else {
+#pragma omp simd
+      for (int j = 0; j < m; j++) dst[t0 + j] = u32_to_unit(w[j]) >= p ? src[t0 + j] * scale : 0.f;
+    }
+  }
+}
+
+template <typename F>
+void dropout_range(F* dst, F* keep, const F* src, int64_t n, float p, uint64_t seed, uint64_t stream, uint64_t base) {
+  if (p <= 0.f) {  // no dropout: a copy, multipliers of 1
+    if (dst != src) std::memcpy(dst, src, sizeof(F) * (size_t)n);
+    if (keep) std::fill(keep, keep + n, F(1));
+    return;
+  }
+  const F scale = (F)(1.0 / (1.0 - (double)p));
+  if constexpr (std::is_same_v<F, float>)
+    if ((base & 3) == 0) return dropout_range_f32(dst, keep, src, n, p, scale, seed, stream, base);
+  uint64_t blk = UINT64_MAX;
+  uint32_t w[4];
+  for (int64_t i = 0; i < n; i++) {
+    const uint64_t idx = base + (uint64_t)i;
+    if ((idx >> 2) != blk) {
+      blk = idx >> 2;
+      Philox4x32::words(seed, stream, blk, w);
+    }
+    const F k = u32_to_unit(w[idx & 3]) >= p ? scale : F(0);
+    if (keep) keep[i] = k;
+    dst[i] = src[i] * k;
   }
 }
 
@@ -247,22 +281,7 @@ template <typename F>
 void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, uint64_t stream) {
   ProfileScope prof("dropout");
   if (no_dropout(out, inp, n, p)) return;
-  const F scale = (F)(1.0 / (1.0 - (double)p));
-  if constexpr (std::is_same_v<F, float>) {
-    parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_f32(out, inp, lo, hi, p, scale, seed, stream); }, 64);
-    return;
-  }
-  const int64_t blocks = (n + 3) / 4;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; b++) {
-    uint32_t w[4];
-    Philox4x32::words(seed, stream, (uint64_t)b, w);
-    for (int j = 0; j < 4; j++) {
-      const int64_t i = b * 4 + j;
-      if (i >= n) break;
-      out[i] = u32_to_unit(w[j]) >= p ? inp[i] * scale : (F)0;
-    }
-  }
+  parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_range(out + lo, (F*)nullptr, inp + lo, hi - lo, p, seed, stream, (uint64_t)lo); }, 64);
 }
 
 template <typename F>
@@ -278,6 +297,8 @@ template void gelu_forward<double>(double*, const double*, int64_t);
 template void gelu_backward<float>(float*, const float*, const float*, int64_t);
 template void gelu_backward<double>(double*, const double*, const double*, int64_t);
 template void dropout_forward<float>(float*, const float*, int64_t, float, uint64_t, uint64_t);
+template void dropout_range<float>(float*, float*, const float*, int64_t, float, uint64_t, uint64_t, uint64_t);
+template void dropout_range<double>(double*, double*, const double*, int64_t, float, uint64_t, uint64_t, uint64_t);
 template void dropout_add_forward<float>(float*, const float*, const float*, int64_t, float, uint64_t, uint64_t, uint64_t*);
 template void dropout_add_forward<double>(double*, const double*, const double*, int64_t, float, uint64_t, uint64_t, uint64_t*);
 template void dropout_apply_bits<float>(float*, const float*, int64_t, float, const uint64_t*);

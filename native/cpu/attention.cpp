@@ -2,7 +2,6 @@
 // sum of values) and its backward pass, one (batch, head) pair per task, written as small matrix
 // products (the fp32 GEMM micro-kernels) around a row-wise softmax. The q/k/v projections are plain
 // matmuls outside it.
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -14,7 +13,6 @@
 #include "cpu/vmath.h"
 #include "cpu/kernels.h"
 #include "engine/profile.h"
-#include "engine/rng.h"
 
 namespace electra {
 
@@ -35,65 +33,6 @@ static void mm(Precision prec, F* C, int ldc, const F* A, int sai, int sak, cons
         C[(long)i * ldc + j] = s;
       }
   }
-}
-
-// Dropout multipliers (0 or 1 / (1 - p)) of one query row's T probabilities; Philox blocks of four.
-template <typename F>
-static void keep_row(F* keep, int T, float p, uint64_t seed, uint64_t stream, uint64_t base) {
-  if (p <= 0.f) {
-    for (int t = 0; t < T; t++) keep[t] = F(1);
-    return;
-  }
-  const F scale = (F)(1.0 / (1.0 - (double)p));
-  uint64_t blk = UINT64_MAX;
-  uint32_t w[4];
-  for (int t = 0; t < T; t++) {
-    const uint64_t idx = base + t;
-    if ((idx >> 2) != blk) {
-      blk = idx >> 2;
-      Philox4x32::words(seed, stream, blk, w);
-    }
-    keep[t] = u32_to_unit(w[idx & 3]) >= p ? scale : F(0);
-  }
-}
-
-// One row of dropout: dst = src * keep (and keep saved when `keep` is non-null), fp32, vectorised;
-// base must be a multiple of 4 (a Philox block).
-ELECTRA_MULTIVERSION static void dropout_row_f32(float* dst, float* keep, const float* src, int T, float p,
-                                                 uint64_t seed, uint64_t stream, uint64_t base) {
-  const float scale = (float)(1.0 / (1.0 - (double)p));
-  alignas(64) uint32_t w[64];
-  for (int t0 = 0; t0 < T; t0 += 64) {
-    philox_words16(seed, stream, (base + (uint64_t)t0) >> 2, w);
-    const int m = T - t0 < 64 ? T - t0 : 64;
-    if (keep) {
-#pragma omp simd
-      for (int j = 0; j < m; j++) {
-        const float kj = u32_to_unit(w[j]) >= p ? scale : 0.f;
-        keep[t0 + j] = kj;
-        dst[t0 + j] = src[t0 + j] * kj;
-      }
-    } else {
-#pragma omp simd
-      for (int j = 0; j < m; j++) dst[t0 + j] = u32_to_unit(w[j]) >= p ? src[t0 + j] * scale : 0.f;
-    }
-  }
-}
-
-// dst = src * keep for one row of T probabilities; keep (the multipliers) saved when non-null.
-template <typename F>
-static void dropout_row(F* dst, F* keep, const F* src, int T, float p, uint64_t seed, uint64_t stream, uint64_t base,
-                        F* scratch) {
-  if (p <= 0.f) {  // no dropout: a copy (and multipliers of 1)
-    std::memcpy(dst, src, sizeof(F) * T);
-    if (keep) std::fill(keep, keep + T, F(1));
-    return;
-  }
-  if constexpr (std::is_same_v<F, float>)
-    if ((base & 3) == 0) return dropout_row_f32(dst, keep, src, T, p, seed, stream, base);
-  F* k = keep ? keep : scratch;
-  keep_row(k, T, p, seed, stream, base);
-  for (int t = 0; t < T; t++) dst[t] = src[t] * k[t];
 }
 
 // Softmax-and-dropout backward of one row, in place: dr = a * (dr * keep - sum(a * dr * keep)) * scale.
@@ -132,16 +71,15 @@ ELECTRA_MULTIVERSION static void softmax_row_f32(float* row, int T, float scale,
   for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
 }
 
-// Scratch of one task: the probabilities (when not kept by the caller), the dropped probabilities and
-// their gradient, the dropout multipliers (T x T each), one row of multipliers.
+// Scratch of one task (T x T each): the probabilities (when not kept by the caller), the dropped
+// probabilities (then their gradient), the dropout multipliers.
 template <typename F>
 struct AttnScratch {
-  std::vector<F> pd, dpd, keep, p;
-  void ensure(int T, int HS) {
+  std::vector<F> pd, dpd, p;
+  void ensure(int T) {
     p.resize((size_t)T * T);
     pd.resize((size_t)T * T);
     dpd.resize((size_t)T * T);
-    keep.resize(T);
   }
 };
 
@@ -187,7 +125,7 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
 #pragma omp parallel
   {
     static thread_local AttnScratch<F> s;  // kept between calls: no allocation (and page faults) per step
-    s.ensure(T, HS);
+    s.ensure(T);
 #pragma omp for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
       for (int h = 0; h < NH; h++) {
@@ -196,8 +134,8 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
         F* a = att ? att + ((size_t)b * NH + h) * T * T : s.p.data();
         probabilities(prec, a, s, q, q + C, mask ? mask + (size_t)b * T : nullptr, T, C3, HS, scale);
         for (int t = 0; t < T; t++)
-          dropout_row(&s.pd[(size_t)t * T], (F*)nullptr, a + (size_t)t * T, T, p_drop, seed, stream,
-                      (((uint64_t)b * NH + h) * T + t) * T, s.keep.data());
+          dropout_range(&s.pd[(size_t)t * T], (F*)nullptr, a + (size_t)t * T, T, p_drop, seed, stream,
+                        (((uint64_t)b * NH + h) * T + t) * T);
         // out[t, h] = dropout(P) v
         mm(prec, out + (size_t)b * T * C + h * HS, C, s.pd.data(), T, 1, v, C3, T, HS, T, false);
       }
@@ -214,7 +152,7 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
 #pragma omp parallel
   {
     static thread_local AttnScratch<F> s;  // kept between calls: no allocation (and page faults) per step
-    s.ensure(T, HS);
+    s.ensure(T);
 #pragma omp for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
       for (int h = 0; h < NH; h++) {
@@ -228,8 +166,8 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
         const F* a = att ? att + ((size_t)b * NH + h) * T * T : s.p.data();
         if (!att) probabilities(prec, s.p.data(), s, q, k, mask ? mask + (size_t)b * T : nullptr, T, C3, HS, scale);
         for (int t = 0; t < T; t++)  // the dropped probabilities again (same masks), the masks kept in dpd
-          dropout_row(&s.pd[(size_t)t * T], &s.dpd[(size_t)t * T], a + (size_t)t * T, T, p_drop, seed, stream,
-                      (((uint64_t)b * NH + h) * T + t) * T, s.keep.data());
+          dropout_range(&s.pd[(size_t)t * T], &s.dpd[(size_t)t * T], a + (size_t)t * T, T, p_drop, seed, stream,
+                        (((uint64_t)b * NH + h) * T + t) * T);
         // dv = dropout(P)^T dy
         mm(prec, dv, C3, s.pd.data(), 1, T, dy, C, T, HS, T, false);
         // d(dropout(P)) = dy v^T, then through dropout and softmax, scaled: dS

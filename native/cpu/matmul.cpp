@@ -1,6 +1,6 @@
 // matmul.cpp: linear layers (out = inp @ weight^T + bias) and their backward pass on the CPU.
-// A straightforward, cache-aware version compiled for AVX-512 / AVX2 / scalar (chosen at load time);
-// the register-blocked GEMM of the performance work replaces its inner loops, not its contract.
+// fp32 runs the register-blocked GEMM kernels (gemm.h: fp32, or bf16 products in bf16 mode); double
+// (the gradient checks) runs straightforward loops compiled for AVX-512 / AVX2 / scalar.
 #include <omp.h>
 
 #include <cstring>
@@ -81,8 +81,8 @@ static INLINE void mm_bwd_inp_rows(F* dinp, const F* dout, const F* weight, int 
 
 // Output features [o0, o1) of dweight += dout^T @ inp (rows summed in order 0..N-1).
 template <typename F>
-static INLINE void mm_bwd_weight_cols(F* dweight, F* dbias, const F* dout, const F* inp, int o0, int o1, int N,
-                                      int IC, int OC) {
+static INLINE void mm_bwd_weight_cols(F* dweight, const F* dout, const F* inp, int o0, int o1, int N, int IC,
+                                      int OC) {
   constexpr int OB = 8;
   for (int ob = o0; ob < o1; ob += OB) {
     const int oe = ob + OB < o1 ? ob + OB : o1;
@@ -97,16 +97,9 @@ static INLINE void mm_bwd_weight_cols(F* dweight, F* dbias, const F* dout, const
       }
     }
   }
-  if (dbias) {
-    for (int o = o0; o < o1; o++) {
-      F s = 0;
-      for (int n = 0; n < N; n++) s += dout[(int64_t)n * OC + o];
-      dbias[o] += s;
-    }
-  }
 }
 
-// Per-type, per-ISA entry points (target_clones picks AVX-512 / AVX2 / scalar at load time).
+// Per-ISA entry points of the double loops (target_clones picks AVX-512 / AVX2 / scalar at load time).
 #define DEFINE_VARIANTS(F, SUFFIX)                                                                          \
   ELECTRA_MULTIVERSION static void fwd_##SUFFIX(F* out, const F* inp, const F* weight, const F* bias, int n0, \
                                                 int n1, int IC, int OC) {                                    \
@@ -116,19 +109,11 @@ static INLINE void mm_bwd_weight_cols(F* dweight, F* dbias, const F* dout, const
                                                     int IC, int OC, bool acc) {                              \
     mm_bwd_inp_rows<F>(dinp, dout, weight, n0, n1, IC, OC, acc);                                             \
   }                                                                                                          \
-  ELECTRA_MULTIVERSION static void bwd_w_##SUFFIX(F* dweight, F* dbias, const F* dout, const F* inp, int o0,  \
-                                                  int o1, int N, int IC, int OC) {                           \
-    mm_bwd_weight_cols<F>(dweight, dbias, dout, inp, o0, o1, N, IC, OC);                                     \
+  ELECTRA_MULTIVERSION static void bwd_w_##SUFFIX(F* dweight, const F* dout, const F* inp, int o0, int o1,  \
+                                                  int N, int IC, int OC) {                                   \
+    mm_bwd_weight_cols<F>(dweight, dout, inp, o0, o1, N, IC, OC);                                            \
   }
-DEFINE_VARIANTS(float, f32)
-DEFINE_VARIANTS(double, f64)
-
-static void fwd(float* a, const float* b, const float* c, const float* d, int e, int f, int g, int h) { fwd_f32(a, b, c, d, e, f, g, h); }
-static void fwd(double* a, const double* b, const double* c, const double* d, int e, int f, int g, int h) { fwd_f64(a, b, c, d, e, f, g, h); }
-static void bwd_inp(float* a, const float* b, const float* c, int d, int e, int f, int g, bool h) { bwd_inp_f32(a, b, c, d, e, f, g, h); }
-static void bwd_inp(double* a, const double* b, const double* c, int d, int e, int f, int g, bool h) { bwd_inp_f64(a, b, c, d, e, f, g, h); }
-static void bwd_w(float* a, float* b, const float* c, const float* d, int e, int f, int g, int h, int i) { bwd_w_f32(a, b, c, d, e, f, g, h, i); }
-static void bwd_w(double* a, double* b, const double* c, const double* d, int e, int f, int g, int h, int i) { bwd_w_f64(a, b, c, d, e, f, g, h, i); }
+DEFINE_VARIANTS(double, f64)  // fp32 runs the GEMM kernels (gemm.h) instead
 
 // dbias[o] += sum over n of dout[n, o] for o in [lo, hi): rows in order (one sum per column, n
 // increasing, as a column loop would), but swept row by row so that memory is read contiguously.
@@ -167,13 +152,13 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
       }
       if (lo < hi) gemm(prec, out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, true, true);
     }
-    return;
-  }
+  } else {
 #pragma omp parallel
-  {
-    int lo, hi;
-    thread_range(N, lo, hi);
-    if (lo < hi) fwd(out, inp, weight, bias, lo, hi, IC, OC);
+    {
+      int lo, hi;
+      thread_range(N, lo, hi);
+      if (lo < hi) fwd_f64(out, inp, weight, bias, lo, hi, IC, OC);
+    }
   }
 }
 
@@ -202,21 +187,17 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
       thread_range(OC, lo, hi);
       if (dbias && lo < hi) bias_grad(dbias, dout, N, OC, lo, hi);
     }
-    return;
-  }
+  } else {
 #pragma omp parallel
-  {
-    int lo, hi;
-    if (dinp) {
-      thread_range(N, lo, hi);
-      if (lo < hi) bwd_inp(dinp, dout, weight, lo, hi, IC, OC, accumulate);
-    }
-    if (dweight) {
+    {
+      int lo, hi;
+      if (dinp) {
+        thread_range(N, lo, hi);
+        if (lo < hi) bwd_inp_f64(dinp, dout, weight, lo, hi, IC, OC, accumulate);
+      }
       thread_range(OC, lo, hi);
-      if (lo < hi) bwd_w(dweight, dbias, dout, inp, lo, hi, N, IC, OC);
-    } else if (dbias) {
-      thread_range(OC, lo, hi);
-      if (lo < hi) bias_grad(dbias, dout, N, OC, lo, hi);
+      if (dweight && lo < hi) bwd_w_f64(dweight, dout, inp, lo, hi, N, IC, OC);
+      if (dbias && lo < hi) bias_grad(dbias, dout, N, OC, lo, hi);
     }
   }
 }

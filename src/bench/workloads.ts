@@ -63,10 +63,15 @@ async function profileStep(fn: () => Promise<unknown>): Promise<KernelShare[]> {
   return [...entries, { name: "other (outside kernels)", ms: rest, calls: 1 }].map((e) => ({ name: e.name, ms: round(e.ms, 2), calls: e.calls, share: round(e.ms / total, 4) }));
 }
 
+/** Uniform numbers in [0, 1) from a 32-bit linear congruential generator: the same seed, the same batch. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
 /** A batch of random packed sequences: [CLS] A [SEP] B [SEP], every position a token. */
 export function randomBatch(B: number, T: number, vocab: number, seed = 1): BatchInput {
-  let s = seed >>> 0;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = lcg(seed);
   const ids = new Int32Array(B * T), tt = new Int32Array(B * T), mask = new Int32Array(B * T).fill(1);
   for (let b = 0; b < B; b++) {
     const split = 1 + Math.floor(T / 2);
@@ -83,8 +88,7 @@ export function randomBatch(B: number, T: number, vocab: number, seed = 1): Batc
 
 /** Single-sentence batches ([CLS] x .. x [SEP], then padding) with the given example lengths. */
 export function lengthBatch(lens: number[], vocab: number, padTo?: number, seed = 1): BatchInput {
-  let s = seed >>> 0;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = lcg(seed);
   const B = lens.length, T = padTo ?? Math.max(...lens);
   const ids = new Int32Array(B * T), tt = new Int32Array(B * T), mask = new Int32Array(B * T);
   lens.forEach((n, b) => {
