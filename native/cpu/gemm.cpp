@@ -31,12 +31,22 @@ static void gemm_scalar(float* C, int ldc, const float* A, int sai, int sak, con
 template <int MR>
 __attribute__((target("avx512f"))) static inline void tile512(float* C, int ldc, const float* A, int sai, int sak,
                                                              const float* B, int ldb, int k0, int k1, __mmask16 m0,
-                                                             __mmask16 m1) {
+                                                             __mmask16 m1, bool load, const float* init) {
   __m512 c0[MR], c1[MR];
+  if (load) {
 #pragma GCC unroll 8
-  for (int r = 0; r < MR; r++) {
-    c0[r] = _mm512_maskz_loadu_ps(m0, C + (long)r * ldc);
-    c1[r] = _mm512_maskz_loadu_ps(m1, C + (long)r * ldc + 16);
+    for (int r = 0; r < MR; r++) {
+      c0[r] = _mm512_maskz_loadu_ps(m0, C + (long)r * ldc);
+      c1[r] = _mm512_maskz_loadu_ps(m1, C + (long)r * ldc + 16);
+    }
+  } else {  // C's first k block without accumulating: the sums start at the bias (or zero)
+    const __m512 i0 = init ? _mm512_maskz_loadu_ps(m0, init) : _mm512_setzero_ps();
+    const __m512 i1 = init ? _mm512_maskz_loadu_ps(m1, init + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      c0[r] = i0;
+      c1[r] = i1;
+    }
   }
   const float* a = A + (long)k0 * sak;
   const float* b = B + (long)k0 * ldb;
@@ -58,9 +68,7 @@ __attribute__((target("avx512f"))) static inline void tile512(float* C, int ldc,
 
 __attribute__((target("avx512f"))) static void gemm_avx512(float* C, int ldc, const float* A, int sai, int sak,
                                                           const float* B, int ldb, int rows, int cols, int K,
-                                                          bool accumulate, bool b_trans) {
-  if (!accumulate)
-    for (int i = 0; i < rows; i++) std::memset(C + (long)i * ldc, 0, sizeof(float) * cols);
+                                                          bool accumulate, bool b_trans, const float* bias) {
   // B's panel of KC x 32 is packed contiguously (zero-padded at the right edge): rows of B lie
   // ldb floats apart, often a multiple of 4 KB, which would map a whole panel onto a few cache sets.
   alignas(64) static thread_local float panel[KC * 32];
@@ -86,14 +94,16 @@ __attribute__((target("avx512f"))) static void gemm_avx512(float* C, int ldc, co
         }
       }
       const float* P = panel - (long)k0 * 32;  // tile kernels index rows k0..k1 of a 32-wide B
+      const bool load = accumulate || k0 > 0;
+      const float* init = bias ? bias + j : nullptr;
       int i = 0;
-      for (; i + 6 <= rows; i += 6) tile512<6>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1);
+      for (; i + 6 <= rows; i += 6) tile512<6>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1, load, init);
       switch (rows - i) {
-        case 5: tile512<5>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1); break;
-        case 4: tile512<4>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1); break;
-        case 3: tile512<3>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1); break;
-        case 2: tile512<2>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1); break;
-        case 1: tile512<1>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1); break;
+        case 5: tile512<5>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1, load, init); break;
+        case 4: tile512<4>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1, load, init); break;
+        case 3: tile512<3>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1, load, init); break;
+        case 2: tile512<2>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1, load, init); break;
+        case 1: tile512<1>(C + (long)i * ldc + j, ldc, A + (long)i * sai, sai, sak, P, 32, k0, k1, m0, m1, load, init); break;
         default: break;
       }
     }
@@ -154,13 +164,25 @@ __attribute__((target("avx2,fma"))) static void gemm_avx2(float* C, int ldc, con
 }
 #endif
 
+void gemm_init(float* C, int ldc, int rows, int cols, const float* bias) {
+  for (int i = 0; i < rows; i++) {
+    if (bias) std::memcpy(C + (long)i * ldc, bias, sizeof(float) * cols);
+    else std::memset(C + (long)i * ldc, 0, sizeof(float) * cols);
+  }
+}
+
 void gemm_f32(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-              bool accumulate, bool b_trans) {
+              bool accumulate, bool b_trans, const float* bias) {
   if (rows <= 0 || cols <= 0) return;
+  if (!accumulate && K <= 0) return gemm_init(C, ldc, rows, cols, bias);
 #if defined(__x86_64__) && defined(__GNUC__)
   static const Isa isa = cpu_isa();
-  if (isa == Isa::Avx512) return gemm_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
+  if (isa == Isa::Avx512) return gemm_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
 #endif
+  if (!accumulate && bias) {  // the other kernels start from C: the bias first
+    gemm_init(C, ldc, rows, cols, bias);
+    accumulate = true;
+  }
   if (b_trans) {  // the other kernels read B row-major: transpose it once
     static thread_local std::vector<float> bt;
     bt.resize((size_t)K * cols);

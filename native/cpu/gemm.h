@@ -7,17 +7,20 @@
 
 namespace electra {
 
-// C[i * ldc + j] = (accumulate ? C : 0) + sum_k A[i * sai + k * sak] * B(k, j)
+// C[i * ldc + j] = (accumulate ? C : bias[j] or 0) + sum_k A[i * sai + k * sak] * B(k, j)
 // for i in [0, rows), j in [0, cols), k in [0, K), where B(k, j) = B[k * ldb + j], or with b_trans
-// B[j * ldb + k] (e.g. a linear layer's weight, read as its transpose without copying it).
+// B[j * ldb + k] (e.g. a linear layer's weight, read as its transpose without copying it). Without
+// accumulate the sums start in registers at the bias (null: 0): C is written, never read.
 void gemm_f32(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-              bool accumulate, bool b_trans = false);
+              bool accumulate, bool b_trans = false, const float* bias = nullptr);
 
 // The same product with A and B rounded to bf16 (round to nearest even) and fp32 sums
 // (gemm_bf16.cpp): AVX512-BF16 dot products where the CPU has them, else (or with `emulate`) the
 // rounded operands through gemm_f32.
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-               bool accumulate, bool b_trans = false, bool emulate = false);
+               bool accumulate, bool b_trans = false, bool emulate = false, const float* bias = nullptr);
+// C rows [0, rows) x [0, cols) = bias (null: 0).
+void gemm_init(float* C, int ldc, int rows, int cols, const float* bias);
 bool gemm_bf16_native();  // whether gemm_bf16 runs AVX512-BF16 instructions here
 uint16_t to_bf16(float f);  // round to nearest even; NaN stays NaN
 float bf16_round(float f);  // f rounded to bf16, as a float

@@ -49,7 +49,7 @@ float bf16_round(float f) {
 
 // Fallback: operands rounded to bf16 in fp32 buffers, then the fp32 kernels.
 static void gemm_bf16_emulated(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows,
-                               int cols, int K, bool accumulate, bool b_trans) {
+                               int cols, int K, bool accumulate, bool b_trans, const float* bias) {
   static thread_local std::vector<float> a, b;
   a.resize((size_t)rows * K);
   b.resize((size_t)K * cols);
@@ -57,7 +57,7 @@ static void gemm_bf16_emulated(float* C, int ldc, const float* A, int sai, int s
     for (int k = 0; k < K; k++) a[(size_t)i * K + k] = bf16_round(A[(long)i * sai + (long)k * sak]);
   for (int k = 0; k < K; k++)
     for (int j = 0; j < cols; j++) b[(size_t)k * cols + j] = bf16_round(b_trans ? B[(long)j * ldb + k] : B[(long)k * ldb + j]);
-  gemm_f32(C, ldc, a.data(), K, 1, b.data(), cols, rows, cols, K, accumulate, false);
+  gemm_f32(C, ldc, a.data(), K, 1, b.data(), cols, rows, cols, K, accumulate, false, bias);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -209,12 +209,22 @@ BF16_TARGET static void pack_b(uint32_t* Bp, const float* B, int ldb, int j, int
 // C rows [0, R) x 32 columns += A (pair words at Ap[r * sr + p * sp]) x the packed B panel.
 template <int R>
 BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, int sr, int sp, const uint32_t* Bp,
-                                         int kp, __mmask16 m0, __mmask16 m1) {
+                                         int kp, __mmask16 m0, __mmask16 m1, bool load, const float* init) {
   __m512 c0[R], c1[R];
+  if (load) {
 #pragma GCC unroll 8
-  for (int r = 0; r < R; r++) {
-    c0[r] = _mm512_maskz_loadu_ps(m0, C + (long)r * ldc);
-    c1[r] = _mm512_maskz_loadu_ps(m1, C + (long)r * ldc + 16);
+    for (int r = 0; r < R; r++) {
+      c0[r] = _mm512_maskz_loadu_ps(m0, C + (long)r * ldc);
+      c1[r] = _mm512_maskz_loadu_ps(m1, C + (long)r * ldc + 16);
+    }
+  } else {  // C's first k block without accumulating: the sums start at the bias (or zero)
+    const __m512 i0 = init ? _mm512_maskz_loadu_ps(m0, init) : _mm512_setzero_ps();
+    const __m512 i1 = init ? _mm512_maskz_loadu_ps(m1, init + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      c0[r] = i0;
+      c1[r] = i1;
+    }
   }
   for (int p = 0; p < kp; p++) {
     const __m512bh b0 = (__m512bh)_mm512_load_si512(Bp + p * 32), b1 = (__m512bh)_mm512_load_si512(Bp + p * 32 + 16);
@@ -233,9 +243,8 @@ BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, 
 }
 
 BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb,
-                                         int rows, int cols, int K, bool accumulate, bool b_trans) {
-  if (!accumulate)
-    for (int i = 0; i < rows; i++) std::memset(C + (long)i * ldc, 0, sizeof(float) * cols);
+                                         int rows, int cols, int K, bool accumulate, bool b_trans,
+                                         const float* bias) {
   constexpr int KPW = KC / 2;  // pair words per packed A row (a multiple of 16: whole-vector stores)
   alignas(64) static thread_local uint32_t bp[KPW * 32];
   static thread_local std::vector<uint32_t> ap;
@@ -252,16 +261,18 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
         if (b_trans) pack_b_trans(bp, B, ldb, j, w, k0, k1);
         else pack_b(bp, B, ldb, j, w, k0, k1);
         float* c = C + (long)i0 * ldc + j;
+        const bool load = accumulate || k0 > 0;
+        const float* init = bias ? bias + j : nullptr;
         int r = 0;
         for (; r + MR <= mc; r += MR)
-          tile_bf16<MR>(c + (long)r * ldc, ldc, ap.data() + (size_t)r * pa.sr, pa.sr, pa.sp, bp, kp, m0, m1);
+          tile_bf16<MR>(c + (long)r * ldc, ldc, ap.data() + (size_t)r * pa.sr, pa.sr, pa.sp, bp, kp, m0, m1, load, init);
         const uint32_t* a = ap.data() + (size_t)r * pa.sr;
         switch (mc - r) {
-          case 5: tile_bf16<5>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
-          case 4: tile_bf16<4>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
-          case 3: tile_bf16<3>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
-          case 2: tile_bf16<2>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
-          case 1: tile_bf16<1>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1); break;
+          case 5: tile_bf16<5>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
+          case 4: tile_bf16<4>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
+          case 3: tile_bf16<3>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
+          case 2: tile_bf16<2>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
+          case 1: tile_bf16<1>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
           default: break;
         }
       }
@@ -280,13 +291,14 @@ bool gemm_bf16_native() {
 }
 
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-               bool accumulate, bool b_trans, bool emulate) {
+               bool accumulate, bool b_trans, bool emulate, const float* bias) {
   if (rows <= 0 || cols <= 0) return;
+  if (!accumulate && K <= 0) return gemm_init(C, ldc, rows, cols, bias);
 #if defined(__x86_64__) && defined(__GNUC__)
   if (!emulate && gemm_bf16_native())
-    return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
+    return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
 #endif
-  gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
+  gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
 }
 
 }  // namespace electra

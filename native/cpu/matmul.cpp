@@ -131,9 +131,9 @@ static void bias_grad(F* dbias, const F* dout, int N, int OC, int lo, int hi) {
 }
 
 static void gemm(Precision prec, float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows,
-                 int cols, int K, bool accumulate, bool b_trans = false) {
-  if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
-  else gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans);
+                 int cols, int K, bool accumulate, bool b_trans = false, const float* bias = nullptr) {
+  if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, false, bias);
+  else gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
 }
 
 template <typename F>
@@ -145,12 +145,8 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
     {
       int lo, hi;
       thread_range(N, lo, hi);
-      for (int n = lo; n < hi; n++) {
-        float* y = out + (size_t)n * OC;
-        if (bias) std::memcpy(y, bias, sizeof(float) * OC);
-        else std::memset(y, 0, sizeof(float) * OC);
-      }
-      if (lo < hi) gemm(prec, out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, true, true);
+      if (lo < hi)
+        gemm(prec, out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true, bias);
     }
   } else {
 #pragma omp parallel

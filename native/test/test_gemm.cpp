@@ -18,7 +18,7 @@ struct Case {
 };
 
 struct Operands {
-  std::vector<float> A, B, C0;
+  std::vector<float> A, B, C0, bias;
   int sai, sak, ldb, ldc;
   bool bt = false;  // B stored transposed: B(k, j) = B[j * ldb + k]
   float b(int k, int j) const { return bt ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]; }
@@ -41,17 +41,21 @@ Operands make(const Case& c, std::mt19937& g, bool bt = false) {
   o.ldc = c.cols + 1;
   o.C0.resize((size_t)c.rows * o.ldc);
   for (auto& x : o.C0) x = nd(g);
+  o.bias.resize((size_t)c.cols);
+  for (auto& x : o.bias) x = nd(g);
   return o;
 }
 
 // max over elements of |got - want| / (sum_k |a||b| + |c0|): the error relative to the size of the
 // terms summed, which fp32 summation bounds by about K * 2^-24.
-double worst(const Case& c, const Operands& o, const std::vector<float>& C, bool accumulate, bool bf16) {
+// With bias (and no accumulate) the sums start at bias[j].
+double worst(const Case& c, const Operands& o, const std::vector<float>& C, bool accumulate, bool bf16,
+             bool bias = false) {
   auto r = [&](float x) { return bf16 ? (double)bf16_round(x) : (double)x; };
   double w = 0;
   for (int i = 0; i < c.rows; i++)
     for (int j = 0; j < c.cols; j++) {
-      double s = accumulate ? o.C0[(size_t)i * o.ldc + j] : 0, mag = std::fabs(s);
+      double s = accumulate ? o.C0[(size_t)i * o.ldc + j] : bias ? o.bias[j] : 0, mag = std::fabs(s);
       for (int k = 0; k < c.K; k++) {
         const double p = r(o.A[(size_t)i * o.sai + (size_t)k * o.sak]) * r(o.b(k, j));
         s += p;
@@ -65,19 +69,24 @@ double worst(const Case& c, const Operands& o, const std::vector<float>& C, bool
 const Case kCases[] = {
     {1, 1, 1, 0},    {5, 7, 3, 0},     {6, 32, 256, 0}, {7, 33, 257, 0}, {13, 70, 511, 0}, {97, 48, 64, 0},
     {100, 17, 300, 1}, {31, 64, 129, 1}, {6, 16, 2, 1},  {17, 40, 77, 2}, {2, 5, 600, 2},  {192, 96, 128, 0},
+    {3, 5, 0, 0},
 };
+// How C starts: its old values (accumulate), zero, or a bias row.
+enum Start { kAccumulate, kZero, kBias };
 }  // namespace
 
 TEST(gemm_f32_matches_float64) {
   std::mt19937 g(1);
   for (const Case& c : kCases)
-    for (bool acc : {false, true})
+    for (Start st : {kZero, kAccumulate, kBias})
       for (bool bt : {false, true}) {
         Operands o = make(c, g, bt);
         std::vector<float> C = o.C0;
-        gemm_f32(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc, bt);
-        const double e = worst(c, o, C, acc, false);
-        CHECK_MSG(e < 2e-6, "fp32 %dx%dx%d layout %d acc %d bt %d: error %.3g", c.rows, c.cols, c.K, c.layout, acc, bt, e);
+        const bool acc = st == kAccumulate;
+        gemm_f32(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc, bt,
+                 st == kBias ? o.bias.data() : nullptr);
+        const double e = worst(c, o, C, acc, false, st == kBias);
+        CHECK_MSG(e < 2e-6, "fp32 %dx%dx%d layout %d start %d bt %d: error %.3g", c.rows, c.cols, c.K, c.layout, st, bt, e);
       }
 }
 
@@ -86,15 +95,17 @@ TEST(gemm_bf16_matches_float64_on_rounded_operands) {
   std::mt19937 g(2);
   std::printf("  bf16 kernel: %s\n", gemm_bf16_native() ? "AVX512-BF16" : "emulated (no AVX512-BF16 here)");
   for (const Case& c : kCases)
-    for (bool acc : {false, true})
+    for (Start st : {kZero, kAccumulate, kBias})
       for (bool emulate : {false, true})
         for (bool bt : {false, true}) {
           Operands o = make(c, g, bt);
           std::vector<float> C = o.C0;
-          gemm_bf16(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc, bt, emulate);
-          const double e = worst(c, o, C, acc, true);
-          CHECK_MSG(e < 2e-6, "bf16 %dx%dx%d layout %d acc %d emulate %d bt %d: error %.3g", c.rows, c.cols, c.K,
-                    c.layout, acc, emulate, bt, e);
+          const bool acc = st == kAccumulate;
+          gemm_bf16(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, acc, bt, emulate,
+                    st == kBias ? o.bias.data() : nullptr);
+          const double e = worst(c, o, C, acc, true, st == kBias);
+          CHECK_MSG(e < 2e-6, "bf16 %dx%dx%d layout %d start %d emulate %d bt %d: error %.3g", c.rows, c.cols, c.K,
+                    c.layout, st, emulate, bt, e);
         }
 }
 
