@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "cpu/kernels.h"
+#include "cpu/philox_avx512.h"
 #include "cpu/simd.h"
 #include "cpu/vmath.h"
 #include "engine/profile.h"
@@ -102,6 +103,59 @@ ELECTRA_MULTIVERSION static void dropout_range_f32(float* dst, float* keep, cons
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC diagnostic push  // GCC 12's AVX-512 headers trip this on their own placeholders (GCC bug 105593)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// AVX-512 twin of dropout_range_f32: the random words made in registers (philox_avx512.h).
+ELECTRA_AVX512_TARGET static void dropout_range_avx512(float* dst, float* keep, const float* src, int64_t n, float p,
+                                                       float scale, uint64_t seed, uint64_t stream, uint64_t base) {
+  const __m512 vp = _mm512_set1_ps(p), vs = _mm512_set1_ps(scale);
+  for (int64_t t0 = 0; t0 < n; t0 += 64) {
+    __m512i w[4];
+    philox64_avx512(seed, stream, (base + (uint64_t)t0) >> 2, w);
+    const int m = (int)std::min<int64_t>(64, n - t0);
+    for (int q = 0; q < 4 && 16 * q < m; q++) {
+      const int c = std::min(16, m - 16 * q);
+      const __mmask16 in = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);
+      const __mmask16 k = keep16(w[q], vp);
+      const __m512 x = _mm512_maskz_loadu_ps(in, src + t0 + 16 * q);
+      if (keep) {  // x times the multiplier, as the portable code (a dropped -x gives -0)
+        const __m512 kv = _mm512_maskz_mov_ps(k, vs);
+        _mm512_mask_storeu_ps(keep + t0 + 16 * q, in, kv);
+        _mm512_mask_storeu_ps(dst + t0 + 16 * q, in, _mm512_mul_ps(x, kv));
+      } else {
+        _mm512_mask_storeu_ps(dst + t0 + 16 * q, in, _mm512_maskz_mul_ps(k, x, vs));
+      }
+    }
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+static bool use_avx512() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool yes = cpu_isa() == Isa::Avx512;
+  return yes;
+#else
+  return false;
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+ELECTRA_AVX512_TARGET static void philox64_store(uint64_t seed, uint64_t stream, uint64_t block0, uint32_t out[64]) {
+  __m512i w[4];
+  philox64_avx512(seed, stream, block0, w);
+  for (int q = 0; q < 4; q++) _mm512_storeu_si512(out + 16 * q, w[q]);
+}
+#endif
+
+void philox_words64(uint64_t seed, uint64_t stream, uint64_t block0, uint32_t out[64]) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (use_avx512()) return philox64_store(seed, stream, block0, out);
+#endif
+  philox_words16(seed, stream, block0, out);
+}
+
 template <typename F>
 void dropout_range(F* dst, F* keep, const F* src, int64_t n, float p, uint64_t seed, uint64_t stream, uint64_t base) {
   if (p <= 0.f) {  // no dropout: a copy, multipliers of 1
@@ -110,8 +164,12 @@ void dropout_range(F* dst, F* keep, const F* src, int64_t n, float p, uint64_t s
     return;
   }
   const F scale = (F)(1.0 / (1.0 - (double)p));
-  if constexpr (std::is_same_v<F, float>)
+  if constexpr (std::is_same_v<F, float>) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if ((base & 3) == 0 && use_avx512()) return dropout_range_avx512(dst, keep, src, n, p, scale, seed, stream, base);
+#endif
     if ((base & 3) == 0) return dropout_range_f32(dst, keep, src, n, p, scale, seed, stream, base);
+  }
   uint64_t blk = UINT64_MAX;
   uint32_t w[4];
   for (int64_t i = 0; i < n; i++) {
@@ -161,30 +219,29 @@ ELECTRA_MULTIVERSION static void dropout_add_f32(float* out, const float* inp, c
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC diagnostic push  // GCC 12's AVX-512 headers trip this on their own placeholders (GCC bug 105593)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// AVX-512 twins of the two above when masks are saved: the comparison gives the 16-lane keep mask
-// directly, which is both applied and stored (the same bits and values as the portable code).
+// AVX-512 twins of the two above: the comparison gives the 16-lane keep mask directly, which is
+// both applied and (when bits is non-null) stored (the same bits and values as the portable code).
 __attribute__((target("avx512f"))) static void dropout_add_bits_avx512(float* out, const float* inp,
                                                                       const float* resid, int64_t lo, int64_t hi,
                                                                       float p, float scale, uint64_t seed,
                                                                       uint64_t stream, uint64_t* bits) {
-  alignas(64) uint32_t w[64];
-  const __m512 vp = _mm512_set1_ps(p), vs = _mm512_set1_ps(scale), unit = _mm512_set1_ps(1.0f / 16777216.0f);
+  const __m512 vp = _mm512_set1_ps(p), vs = _mm512_set1_ps(scale);
   for (int64_t base = lo; base < hi; base += 64) {
     const int m = (int)std::min<int64_t>(64, hi - base);
-    philox_words16(seed, stream, (uint64_t)base / 4, w);
+    __m512i w[4];
+    philox64_avx512(seed, stream, (uint64_t)base / 4, w);
     uint64_t word = 0;
     for (int q = 0; q < 4 && 16 * q < m; q++) {
       const int n = std::min(16, m - 16 * q);
       const __mmask16 in = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
-      const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(_mm512_load_si512(w + 16 * q), 8)), unit);
-      const __mmask16 keep = _mm512_mask_cmp_ps_mask(in, u, vp, _CMP_GE_OQ);
+      const __mmask16 keep = keep16(w[q], vp) & in;
       const float* x = inp + base + 16 * q;
       const __m512 y = _mm512_add_ps(_mm512_maskz_mul_ps(keep, _mm512_maskz_loadu_ps(in, x), vs),
                                      _mm512_maskz_loadu_ps(in, resid + base + 16 * q));
       _mm512_mask_storeu_ps(out + base + 16 * q, in, y);
       word |= (uint64_t)keep << (16 * q);
     }
-    bits[base / 64] = word;
+    if (bits) bits[base / 64] = word;
   }
 }
 
@@ -206,15 +263,6 @@ __attribute__((target("avx512f"))) static void dropout_bits_avx512(float* out, c
 #pragma GCC diagnostic pop
 #endif
 
-static bool use_avx512() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const bool yes = cpu_isa() == Isa::Avx512;
-  return yes;
-#else
-  return false;
-#endif
-}
-
 template <typename F>
 void dropout_add_forward(F* out, const F* inp, const F* resid, int64_t n, float p, uint64_t seed, uint64_t stream,
                          uint64_t* bits) {
@@ -222,7 +270,7 @@ void dropout_add_forward(F* out, const F* inp, const F* resid, int64_t n, float 
   if constexpr (std::is_same_v<F, float>) {
     const float scale = (float)(1.0 / (1.0 - (double)p));
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (bits && p > 0.f && use_avx512()) {
+    if (p > 0.f && use_avx512()) {
       parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_add_bits_avx512(out, inp, resid, lo, hi, p, scale, seed, stream, bits); }, 64);
       return;
     }

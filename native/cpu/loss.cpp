@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "cpu/kernels.h"
+#include "cpu/philox_avx512.h"
 #include "cpu/simd.h"
 #include "cpu/vmath.h"
 #include "engine/profile.h"
@@ -147,7 +148,7 @@ ELECTRA_MULTIVERSION static int gumbel_row_f32(const float* x, int V, float inv_
       const int off = (int)(g0 & 63);  // position of v0 within its 64-index block
       const float* uu = u ? u + v0 : un;
       if (!u) {
-        philox_words16(seed, stream, (g0 - (uint64_t)off) >> 2, w);
+        philox_words64(seed, stream, (g0 - (uint64_t)off) >> 2, w);
 #pragma omp simd
         for (int j = 0; j < m; j++) un[j] = u32_to_unit(w[off + j]);
       }

@@ -10,6 +10,8 @@
 #include "cpu/kernels.h"
 #include "engine/info.h"
 #include "engine/rng.h"
+#include "cpu/philox_avx512.h"
+#include "cpu/simd.h"
 
 using namespace electra;
 
@@ -23,6 +25,53 @@ TEST(philox_words16_equals_sixteen_blocks) {
       for (int j = 0; j < 4; j++) CHECK(w16[4 * i + j] == w[j]);
     }
   }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+ELECTRA_AVX512_TARGET static void philox64_to_memory(uint64_t seed, uint64_t stream, uint64_t b0, uint32_t out[64]) {
+  __m512i w[4];
+  philox64_avx512(seed, stream, b0, w);
+  for (int q = 0; q < 4; q++) _mm512_storeu_si512(out + 16 * q, w[q]);
+}
+#endif
+
+TEST(philox_avx512_equals_sixteen_blocks) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu_isa() != Isa::Avx512) {
+    std::printf("  skipped: no AVX-512 here\n");
+    return;
+  }
+  // 0xFFFFFFF8: the low counter word wraps inside the 16 blocks (the carry into the high word)
+  for (uint64_t b0 : {0ull, 3ull, 0xFFFFFFF8ull, 123456789012ull, ~0ull - 20})
+    for (uint64_t seed : {42ull, 0xFEDCBA9876543210ull}) {
+      uint32_t w16[64];
+      philox64_to_memory(seed, 0x0102030405060708ull, b0, w16);
+      for (int i = 0; i < 16; i++) {
+        uint32_t w[4];
+        Philox4x32::words(seed, 0x0102030405060708ull, b0 + i, w);
+        for (int j = 0; j < 4; j++) CHECK(w16[4 * i + j] == w[j]);
+      }
+    }
+#endif
+}
+
+TEST(dropout_range_slices_keep_the_defined_masks) {
+  // slices as attention takes them (base a multiple of 4, not of 64), with and without multipliers
+  for (uint64_t base : {0ull, 4ull, 132ull, 1000ull})
+    for (int64_t n : {1, 17, 64, 100, 128}) {
+      std::vector<float> x(n), y(n), keep(n), y2(n);
+      for (int64_t i = 0; i < n; i++) x[i] = (i % 3 == 0 ? -1.f : 1.f) * (0.5f + (float)i);
+      dropout_range(y.data(), keep.data(), x.data(), n, 0.1f, 3, 4, base);
+      dropout_range(y2.data(), (float*)nullptr, x.data(), n, 0.1f, 3, 4, base);
+      const float scale = (float)(1.0 / (1.0 - 0.1));
+      int64_t bad = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const float k = random_unit(3, 4, base + (uint64_t)i) >= 0.1f ? scale : 0.f;
+        bad += keep[i] != k || y[i] != x[i] * k || y2[i] != (k != 0.f ? x[i] * scale : 0.f);
+      }
+      CHECK_MSG(bad == 0, "base %llu n %lld: %lld elements differ", (unsigned long long)base, (long long)n,
+                (long long)bad);
+    }
 }
 
 TEST(dropout_fp32_keeps_exactly_the_defined_elements) {
