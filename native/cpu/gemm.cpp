@@ -71,7 +71,8 @@ __attribute__((target("avx512f"))) static void gemm_avx512(float* C, int ldc, co
                                                           bool accumulate, bool b_trans, const float* bias) {
   // B's panel of KC x 32 is packed contiguously (zero-padded at the right edge): rows of B lie
   // ldb floats apart, often a multiple of 4 KB, which would map a whole panel onto a few cache sets.
-  alignas(64) static thread_local float panel[KC * 32];
+  alignas(64) static thread_local float panel_tls[KC * 32];
+  float* const panel = panel_tls;  // looked up once: thread_local accesses are calls in the addon's PIC code
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int k1 = std::min(K, k0 + KC), kn = k1 - k0;
     for (int j = 0; j < cols; j += 32) {

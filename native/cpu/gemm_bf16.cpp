@@ -4,9 +4,9 @@
 // kernels of gemm.cpp sum them, so every machine computes with the same bf16 inputs.
 //
 // Blocking: k in blocks of KC (as gemm.cpp); rows in super-blocks of MC whose A is packed once per
-// k block as bf16 pairs (A[i][k], A[i][k+1]) in one 32-bit word; B in panels of KC x 32 packed as
-// k-pair words, [pair][column]; a 6 x 32 register tile (12 zmm accumulators) does 2 x MR dot
-// products of 16 lanes per k pair. Every C element sums its k pairs in increasing order whatever the
+// k block as bf16 pairs (A[i][k], A[i][k+1]) in one 32-bit word; B in panels of KC x NR (32) packed as
+// k-pair words, [pair][column]; a 6 x 32 register tile (12 zmm accumulators; 6 for a last panel of
+// at most 16 columns) does 2 x MR dot products of 16 lanes per k pair. Every C element sums its k pairs in increasing order whatever the
 // row split, so results do not depend on the thread count.
 //
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own placeholder operands (GCC bug 105593).
@@ -23,7 +23,10 @@
 
 namespace electra {
 
-static constexpr int KC = 256;  // k block (128 pairs): a 32-column B panel is 16 KB
+#ifndef ELECTRA_BF16_KC
+#define ELECTRA_BF16_KC 256
+#endif
+static constexpr int KC = ELECTRA_BF16_KC;  // k block (pairs: KC / 2)
 #ifndef ELECTRA_BF16_MC  // overridable for tuning experiments
 #define ELECTRA_BF16_MC 1536
 #endif
@@ -31,6 +34,12 @@ static constexpr int KC = 256;  // k block (128 pairs): a 32-column B panel is 1
 // timings of 384 and 1536 differ by less than the run-to-run noise (~10%).
 static constexpr int MC = ELECTRA_BF16_MC;
 static constexpr int MR = 6;
+#ifndef ELECTRA_BF16_NR  // overridable for tuning experiments
+#define ELECTRA_BF16_NR 32
+#endif
+// B panel width: 32 columns (two zmm per tile row), or 64 (four: 24 accumulators, half the
+// broadcasts per product), which measured 2-3% slower here on the model's shapes.
+static constexpr int NR = ELECTRA_BF16_NR;
 
 uint16_t to_bf16(float f) {
   uint32_t u;
@@ -151,13 +160,13 @@ BF16_TARGET static inline void transpose16(__m512i r[16]) {
   }
 }
 
-// B rows k [k0, k1) x columns [j, j + w) -> Bp[p * 32 + c] pair words, zero past the edges.
+// B rows k [k0, k1) x columns [j, j + w) -> Bp[p * NR + c] pair words, zero past the edges.
 // Transposed B (B(k, j) = B[j * ldb + k]): each column is a contiguous row of B, converted 32 k at a
 // time; 16 full columns at once go through a register transpose, the others word by word.
 BF16_TARGET static void pack_b_trans(uint32_t* Bp, const float* B, int ldb, int j, int w, int k0, int k1) {
   const int kn = k1 - k0, kp = (kn + 1) / 2;
   alignas(64) uint32_t words[16];
-  for (int c0 = 0; c0 < 32; c0 += 16) {
+  for (int c0 = 0; c0 < NR; c0 += 16) {
     if (c0 + 16 <= w) {
       for (int k = 0; k < kn; k += 32) {
         const int n = std::min(32, kn - k);
@@ -169,13 +178,17 @@ BF16_TARGET static void pack_b_trans(uint32_t* Bp, const float* B, int ldb, int 
           r[c] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, b + 16), _mm512_maskz_loadu_ps(m0, b));
         }
         transpose16(r);  // r[q]: pair k / 2 + q of the 16 columns
-        for (int q = 0; q < (n + 1) / 2; q++) _mm512_storeu_si512(Bp + (k / 2 + q) * 32 + c0, r[q]);
+        for (int q = 0; q < (n + 1) / 2; q++) _mm512_store_si512(Bp + (k / 2 + q) * NR + c0, r[q]);
       }
+      continue;
+    }
+    if (c0 >= w) {  // a whole group past the edge
+      for (int p = 0; p < kp; p++) _mm512_store_si512(Bp + p * NR + c0, _mm512_setzero_si512());
       continue;
     }
     for (int c = c0; c < c0 + 16; c++) {
       if (c >= w) {
-        for (int p = 0; p < kp; p++) Bp[p * 32 + c] = 0;
+        for (int p = 0; p < kp; p++) Bp[p * NR + c] = 0;
         continue;
       }
       const float* b = B + (long)(j + c) * ldb + k0;
@@ -185,60 +198,83 @@ BF16_TARGET static void pack_b_trans(uint32_t* Bp, const float* B, int ldb, int 
         const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xFFFF : n > 16 ? (1u << (n - 16)) - 1 : 0);
         const __m512 lo = _mm512_maskz_loadu_ps(m0, b + k), hi = _mm512_maskz_loadu_ps(m1, b + k + 16);
         _mm512_store_si512(words, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-        for (int q = 0; q < (n + 1) / 2; q++) Bp[(k / 2 + q) * 32 + c] = words[q];
+        for (int q = 0; q < (n + 1) / 2; q++) Bp[(k / 2 + q) * NR + c] = words[q];
       }
     }
   }
 }
 
+// The 16-column mask of group g (columns [16 g, 16 g + 16)) of a panel w columns wide.
+static inline __mmask16 group_mask(int w, int g) {
+  const int n = w - 16 * g;
+  return (__mmask16)(n >= 16 ? 0xFFFF : n > 0 ? (1u << n) - 1 : 0);
+}
+
 BF16_TARGET static void pack_b(uint32_t* Bp, const float* B, int ldb, int j, int w, int k0, int k1) {
-  const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
-  const __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
   for (int k = k0, p = 0; k < k1; k += 2, p++) {
     const float* b0 = B + (long)k * ldb + j;
     const bool two = k + 1 < k1;
     const float* b1 = b0 + ldb;
-    const __m512i lo0 = cvt16(_mm512_maskz_loadu_ps(m0, b0)), lo1 = cvt16(_mm512_maskz_loadu_ps(m1, b0 + 16));
-    const __m512i hi0 = two ? cvt16(_mm512_maskz_loadu_ps(m0, b1)) : _mm512_setzero_si512();
-    const __m512i hi1 = two ? cvt16(_mm512_maskz_loadu_ps(m1, b1 + 16)) : _mm512_setzero_si512();
-    _mm512_store_si512(Bp + p * 32, _mm512_or_si512(lo0, _mm512_slli_epi32(hi0, 16)));
-    _mm512_store_si512(Bp + p * 32 + 16, _mm512_or_si512(lo1, _mm512_slli_epi32(hi1, 16)));
+    for (int g = 0; g < NR / 16; g++) {
+      const __mmask16 m = group_mask(w, g);
+      const __m512i lo = cvt16(_mm512_maskz_loadu_ps(m, b0 + 16 * g));
+      const __m512i hi = two ? cvt16(_mm512_maskz_loadu_ps(m, b1 + 16 * g)) : _mm512_setzero_si512();
+      _mm512_store_si512(Bp + p * NR + 16 * g, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    }
   }
 }
 
-// C rows [0, R) x 32 columns += A (pair words at Ap[r * sr + p * sp]) x the packed B panel.
-template <int R>
+// C rows [0, R) x 16 NV columns += A (pair words at Ap[r * sr + p * sp]) x the packed B panel (NR wide).
+// Without `load`, the sums start at init (a bias row; null: zero) and C is only written.
+template <int R, int NV>
 BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, int sr, int sp, const uint32_t* Bp,
-                                         int kp, __mmask16 m0, __mmask16 m1, bool load, const float* init) {
-  __m512 c0[R], c1[R];
+                                         int kp, const __mmask16* m, bool load, const float* init) {
+  __m512 c[R][NV];
   if (load) {
 #pragma GCC unroll 8
-    for (int r = 0; r < R; r++) {
-      c0[r] = _mm512_maskz_loadu_ps(m0, C + (long)r * ldc);
-      c1[r] = _mm512_maskz_loadu_ps(m1, C + (long)r * ldc + 16);
-    }
-  } else {  // C's first k block without accumulating: the sums start at the bias (or zero)
-    const __m512 i0 = init ? _mm512_maskz_loadu_ps(m0, init) : _mm512_setzero_ps();
-    const __m512 i1 = init ? _mm512_maskz_loadu_ps(m1, init + 16) : _mm512_setzero_ps();
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) c[r][v] = _mm512_maskz_loadu_ps(m[v], C + (long)r * ldc + 16 * v);
+  } else {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      const __m512 i = init ? _mm512_maskz_loadu_ps(m[v], init + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-    for (int r = 0; r < R; r++) {
-      c0[r] = i0;
-      c1[r] = i1;
+      for (int r = 0; r < R; r++) c[r][v] = i;
     }
   }
   for (int p = 0; p < kp; p++) {
-    const __m512bh b0 = (__m512bh)_mm512_load_si512(Bp + p * 32), b1 = (__m512bh)_mm512_load_si512(Bp + p * 32 + 16);
+    __m512bh b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) b[v] = (__m512bh)_mm512_load_si512(Bp + p * NR + 16 * v);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       const __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[(size_t)r * sr + (size_t)p * sp]);
-      c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
-      c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) c[r][v] = _mm512_dpbf16_ps(c[r][v], a, b[v]);
     }
   }
 #pragma GCC unroll 8
-  for (int r = 0; r < R; r++) {
-    _mm512_mask_storeu_ps(C + (long)r * ldc, m0, c0[r]);
-    _mm512_mask_storeu_ps(C + (long)r * ldc + 16, m1, c1[r]);
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(C + (long)r * ldc + 16 * v, m[v], c[r][v]);
+}
+
+// All rows of a super-block against one panel: MR-row tiles, then the leftover rows.
+template <int NV>
+BF16_TARGET static void panel_rows(float* c, int ldc, const uint32_t* ap, int sr, int sp, const uint32_t* bp, int kp,
+                                   int mc, const __mmask16* m, bool load, const float* init) {
+  int r = 0;
+  for (; r + MR <= mc; r += MR) tile_bf16<MR, NV>(c + (long)r * ldc, ldc, ap + (size_t)r * sr, sr, sp, bp, kp, m, load, init);
+  const uint32_t* a = ap + (size_t)r * sr;
+  c += (long)r * ldc;
+  switch (mc - r) {
+    case 5: tile_bf16<5, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 4: tile_bf16<4, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 3: tile_bf16<3, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 2: tile_bf16<2, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 1: tile_bf16<1, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    default: break;
   }
 }
 
@@ -246,34 +282,35 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
                                          int rows, int cols, int K, bool accumulate, bool b_trans,
                                          const float* bias) {
   constexpr int KPW = KC / 2;  // pair words per packed A row (a multiple of 16: whole-vector stores)
-  alignas(64) static thread_local uint32_t bp[KPW * 32];
-  static thread_local std::vector<uint32_t> ap;
-  ap.resize((size_t)MC * KPW + 16);  // either layout: MC rows x KPW pairs
+  // Per-thread buffers, looked up once per call (in the addon's position-independent code every
+  // access to a thread_local may be a __tls_get_addr call).
+  alignas(64) static thread_local uint32_t bp_tls[KPW * NR];
+  static thread_local std::vector<uint32_t> ap_tls;
+  ap_tls.resize((size_t)MC * KPW + 16);  // either layout: MC rows x KPW pairs
+  uint32_t* const bp = bp_tls;
+  uint32_t* const apd = ap_tls.data();
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int k1 = std::min(K, k0 + KC), kp = (k1 - k0 + 1) / 2;
     for (int i0 = 0; i0 < rows; i0 += MC) {
       const int mc = std::min(MC, rows - i0);
-      const PackedA pa = pack_a(ap.data(), KPW, A, sai, sak, i0, mc, k0, k1);
-      for (int j = 0; j < cols; j += 32) {
-        const int w = std::min(32, cols - j);
-        const __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
-        const __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
+      const PackedA pa = pack_a(apd, KPW, A, sai, sak, i0, mc, k0, k1);
+      for (int j = 0; j < cols; j += NR) {
+        const int w = std::min(NR, cols - j);
+        __mmask16 m[NR / 16];
+        for (int g = 0; g < NR / 16; g++) m[g] = group_mask(w, g);
         if (b_trans) pack_b_trans(bp, B, ldb, j, w, k0, k1);
         else pack_b(bp, B, ldb, j, w, k0, k1);
         float* c = C + (long)i0 * ldc + j;
         const bool load = accumulate || k0 > 0;
         const float* init = bias ? bias + j : nullptr;
-        int r = 0;
-        for (; r + MR <= mc; r += MR)
-          tile_bf16<MR>(c + (long)r * ldc, ldc, ap.data() + (size_t)r * pa.sr, pa.sr, pa.sp, bp, kp, m0, m1, load, init);
-        const uint32_t* a = ap.data() + (size_t)r * pa.sr;
-        switch (mc - r) {
-          case 5: tile_bf16<5>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
-          case 4: tile_bf16<4>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
-          case 3: tile_bf16<3>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
-          case 2: tile_bf16<2>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
-          case 1: tile_bf16<1>(c + (long)r * ldc, ldc, a, pa.sr, pa.sp, bp, kp, m0, m1, load, init); break;
-          default: break;
+        // a panel's columns in vectors of 16: only as many as it has (the last panel may be narrow)
+        switch ((w + 15) / 16) {
+#if ELECTRA_BF16_NR == 64
+          case 4: panel_rows<4>(c, ldc, apd, pa.sr, pa.sp, bp, kp, mc, m, load, init); break;
+          case 3: panel_rows<3>(c, ldc, apd, pa.sr, pa.sp, bp, kp, mc, m, load, init); break;
+#endif
+          case 2: panel_rows<2>(c, ldc, apd, pa.sr, pa.sp, bp, kp, mc, m, load, init); break;
+          default: panel_rows<1>(c, ldc, apd, pa.sr, pa.sp, bp, kp, mc, m, load, init); break;
         }
       }
     }
