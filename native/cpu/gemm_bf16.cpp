@@ -72,13 +72,12 @@ static void gemm_bf16_emulated(float* C, int ldc, const float* A, int sai, int s
 #if defined(__x86_64__) && defined(__GNUC__)
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
-// 16 floats -> 16 bf16 (to_bf16's rounding) in the low halves of 32-bit lanes
-BF16_TARGET static inline __m512i cvt16(__m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+// 16 pair words from two rows of 16 floats: word i = (bf16(lo[i]), bf16(hi[i])). One conversion of
+// all 32 (vcvtne2ps2bf16: round to nearest even, as to_bf16) and one 16-bit interleave.
+BF16_TARGET static inline __m512i pair_words(__m512 lo, __m512 hi) {
+  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21,
+                                       5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 }
 
 // A rows [i0, i0 + mr) x k [k0, k1) -> pair words in one of two layouts, chosen for A's strides
@@ -113,9 +112,8 @@ BF16_TARGET static PackedA pack_a(uint32_t* Ap, int kpw, const float* A, int sai
       for (int r = 0; r < mr; r += 16) {
         const int h = std::min(16, mr - r);
         const __mmask16 m = (__mmask16)(h >= 16 ? 0xFFFF : (1u << h) - 1);
-        const __m512i lo = cvt16(_mm512_maskz_loadu_ps(m, a0 + r));
-        const __m512i hi = k + 1 < k1 ? cvt16(_mm512_maskz_loadu_ps(m, a1 + r)) : _mm512_setzero_si512();
-        _mm512_storeu_si512(Ap + (size_t)p * MC + r, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        const __m512 hi = k + 1 < k1 ? _mm512_maskz_loadu_ps(m, a1 + r) : _mm512_setzero_ps();
+        _mm512_storeu_si512(Ap + (size_t)p * MC + r, pair_words(_mm512_maskz_loadu_ps(m, a0 + r), hi));
       }
     }
     return {1, MC};
@@ -217,9 +215,8 @@ BF16_TARGET static void pack_b(uint32_t* Bp, const float* B, int ldb, int j, int
     const float* b1 = b0 + ldb;
     for (int g = 0; g < NR / 16; g++) {
       const __mmask16 m = group_mask(w, g);
-      const __m512i lo = cvt16(_mm512_maskz_loadu_ps(m, b0 + 16 * g));
-      const __m512i hi = two ? cvt16(_mm512_maskz_loadu_ps(m, b1 + 16 * g)) : _mm512_setzero_si512();
-      _mm512_store_si512(Bp + p * NR + 16 * g, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+      const __m512 hi = two ? _mm512_maskz_loadu_ps(m, b1 + 16 * g) : _mm512_setzero_ps();
+      _mm512_store_si512(Bp + p * NR + 16 * g, pair_words(_mm512_maskz_loadu_ps(m, b0 + 16 * g), hi));
     }
   }
 }
