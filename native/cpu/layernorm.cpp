@@ -5,38 +5,117 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
 #include "engine/profile.h"
 
 namespace electra {
+
+// Row kernels, compiled for AVX-512 / AVX2 / baseline (ELECTRA_MULTIVERSION) through the float
+// instantiation: LayerNorm is a few passes over rows of C values, bound by how wide they run.
+template <typename F>
+static inline __attribute__((always_inline)) void ln_fwd_row(F* y, F* mean, F* rstd, const F* x, const F* weight,
+                                                             const F* bias, int C, double eps) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int i = 0; i < C; i++) s += x[i];
+  const double m = s / C;
+  double v = 0;
+#pragma omp simd reduction(+ : v)
+  for (int i = 0; i < C; i++) {
+    const double d = x[i] - m;
+    v += d * d;
+  }
+  v /= C;
+  const double r = 1.0 / std::sqrt(v + eps);
+  const F mf = (F)m, rf = (F)r;
+#pragma omp simd
+  for (int i = 0; i < C; i++) y[i] = (x[i] - mf) * rf * weight[i] + bias[i];
+  *mean = mf;
+  *rstd = rf;
+}
+
+// dx = r * (dnorm - mean(dnorm) - xhat * mean(dnorm * xhat)), dnorm = dy * w
+template <typename F>
+static inline __attribute__((always_inline)) void ln_bwd_row(F* dx, const F* dy, const F* x, F m, F r, const F* weight,
+                                                             int C, bool accumulate) {
+  double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int i = 0; i < C; i++) {
+    const double xhat = (double)((x[i] - m) * r);
+    const double dn = (double)dy[i] * weight[i];
+    a += dn;
+    b += dn * xhat;
+  }
+  const F ma = (F)(a / C), mb = (F)(b / C);
+  if (accumulate) {
+#pragma omp simd
+    for (int i = 0; i < C; i++) dx[i] += r * (dy[i] * weight[i] - ma - (x[i] - m) * r * mb);
+  } else {
+#pragma omp simd
+    for (int i = 0; i < C; i++) dx[i] = r * (dy[i] * weight[i] - ma - (x[i] - m) * r * mb);
+  }
+}
+
+// Features [lo, lo + w) of the weight and bias gradients, summed over rows in order.
+template <typename F>
+static inline __attribute__((always_inline)) void ln_dw_cols(F* sw, F* sb, const F* dout, const F* inp, const F* mean,
+                                                             const F* rstd, int N, int C, int lo, int w) {
+  for (int n = 0; n < N; n++) {
+    const F* dy = dout + (int64_t)n * C + lo;
+    const F* x = inp + (int64_t)n * C + lo;
+    const F m = mean[n], r = rstd[n];
+#pragma omp simd
+    for (int i = 0; i < w; i++) {
+      sw[i] += dy[i] * (x[i] - m) * r;
+      sb[i] += dy[i];
+    }
+  }
+}
+
+ELECTRA_MULTIVERSION static void ln_fwd_rows_f32(float* out, float* mean, float* rstd, const float* inp,
+                                                 const float* weight, const float* bias, int n0, int n1, int C,
+                                                 double eps) {
+  for (int n = n0; n < n1; n++)
+    ln_fwd_row(out + (int64_t)n * C, mean + n, rstd + n, inp + (int64_t)n * C, weight, bias, C, eps);
+}
+ELECTRA_MULTIVERSION static void ln_bwd_rows_f32(float* dinp, const float* dout, const float* inp, const float* mean,
+                                                 const float* rstd, const float* weight, int n0, int n1, int C,
+                                                 bool accumulate) {
+  for (int n = n0; n < n1; n++)
+    ln_bwd_row(dinp + (int64_t)n * C, dout + (int64_t)n * C, inp + (int64_t)n * C, mean[n], rstd[n], weight, C,
+               accumulate);
+}
+ELECTRA_MULTIVERSION static void ln_dw_cols_f32(float* sw, float* sb, const float* dout, const float* inp,
+                                                const float* mean, const float* rstd, int N, int C, int lo, int w) {
+  ln_dw_cols(sw, sb, dout, inp, mean, rstd, N, C, lo, w);
+}
+
+// Rows [lo, hi) of the calling thread in a parallel region (static schedule's split).
+static inline void my_rows(int N, int& lo, int& hi) {
+  const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+  const int chunk = (N + nt - 1) / nt;
+  lo = std::min(N, t * chunk);
+  hi = std::min(N, lo + chunk);
+}
 
 template <typename F>
 void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* weight, const F* bias, int N, int C,
                        double eps) {
   ProfileScope prof("layernorm_fwd");
-#pragma omp parallel for schedule(static)
-  for (int n = 0; n < N; n++) {
-    const F* x = inp + (int64_t)n * C;
-    F* y = out + (int64_t)n * C;
-    double s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < C; i++) s += x[i];
-    const double m = s / C;
-    double v = 0;
-#pragma omp simd reduction(+ : v)
-    for (int i = 0; i < C; i++) {
-      const double d = x[i] - m;
-      v += d * d;
+#pragma omp parallel
+  {
+    int lo, hi;
+    my_rows(N, lo, hi);
+    if constexpr (std::is_same_v<F, float>) {
+      ln_fwd_rows_f32(out, mean, rstd, inp, weight, bias, lo, hi, C, eps);
+    } else {
+      for (int n = lo; n < hi; n++)
+        ln_fwd_row(out + (int64_t)n * C, mean + n, rstd + n, inp + (int64_t)n * C, weight, bias, C, eps);
     }
-    v /= C;
-    const double r = 1.0 / std::sqrt(v + eps);
-    const F mf = (F)m, rf = (F)r;
-#pragma omp simd
-    for (int i = 0; i < C; i++) y[i] = (x[i] - mf) * rf * weight[i] + bias[i];
-    mean[n] = mf;
-    rstd[n] = rf;
   }
 }
 
@@ -53,17 +132,13 @@ void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* i
       const int chunk = (C + nt - 1) / nt;
       const int lo = std::min(C, t * chunk), hi = std::min(C, lo + chunk), w = hi - lo;
       if (w > 0) {
-        std::vector<F> sw(w, F(0)), sb(w, F(0));
-        for (int n = 0; n < N; n++) {
-          const F* dy = dout + (int64_t)n * C + lo;
-          const F* x = inp + (int64_t)n * C + lo;
-          const F m = mean[n], r = rstd[n];
-#pragma omp simd
-          for (int i = 0; i < w; i++) {
-            sw[i] += dy[i] * (x[i] - m) * r;
-            sb[i] += dy[i];
-          }
-        }
+        static thread_local std::vector<F> sw_tls, sb_tls;
+        sw_tls.assign((size_t)w, F(0));
+        sb_tls.assign((size_t)w, F(0));
+        F* sw = sw_tls.data();
+        F* sb = sb_tls.data();
+        if constexpr (std::is_same_v<F, float>) ln_dw_cols_f32(sw, sb, dout, inp, mean, rstd, N, C, lo, w);
+        else ln_dw_cols(sw, sb, dout, inp, mean, rstd, N, C, lo, w);
         for (int i = 0; i < w; i++) {
           if (dweight) dweight[lo + i] += sw[i];
           if (dbias) dbias[lo + i] += sb[i];
@@ -72,27 +147,16 @@ void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* i
     }
   }
   if (dinp) {
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-      const F* x = inp + (int64_t)n * C;
-      const F* dy = dout + (int64_t)n * C;
-      F* dx = dinp + (int64_t)n * C;
-      const F m = mean[n], r = rstd[n];
-      // dnorm = dy * w; dx = r * (dnorm - mean(dnorm) - xhat * mean(dnorm * xhat))
-      double a = 0, b = 0;
-#pragma omp simd reduction(+ : a, b)
-      for (int i = 0; i < C; i++) {
-        const double xhat = (double)((x[i] - m) * r);
-        const double dn = (double)dy[i] * weight[i];
-        a += dn;
-        b += dn * xhat;
-      }
-      const F ma = (F)(a / C), mb = (F)(b / C);
-#pragma omp simd
-      for (int i = 0; i < C; i++) {
-        const F xhat = (x[i] - m) * r;
-        const F g = r * (dy[i] * weight[i] - ma - xhat * mb);
-        dx[i] = accumulate ? dx[i] + g : g;
+#pragma omp parallel
+    {
+      int lo, hi;
+      my_rows(N, lo, hi);
+      if constexpr (std::is_same_v<F, float>) {
+        ln_bwd_rows_f32(dinp, dout, inp, mean, rstd, weight, lo, hi, C, accumulate);
+      } else {
+        for (int n = lo; n < hi; n++)
+          ln_bwd_row(dinp + (int64_t)n * C, dout + (int64_t)n * C, inp + (int64_t)n * C, mean[n], rstd[n], weight, C,
+                     accumulate);
       }
     }
   }
