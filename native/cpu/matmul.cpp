@@ -118,15 +118,24 @@ DEFINE_VARIANTS(double, f64)  // fp32 runs the GEMM kernels (gemm.h) instead
 // dbias[o] += sum over n of dout[n, o] for o in [lo, hi): rows in order (one sum per column, n
 // increasing, as a column loop would), but swept row by row so that memory is read contiguously.
 template <typename F>
-static void bias_grad(F* dbias, const F* dout, int N, int OC, int lo, int hi) {
-  static thread_local std::vector<F> acc;
-  acc.assign((size_t)(hi - lo), F(0));
-  F* a = acc.data();
+static inline __attribute__((always_inline)) void bias_grad_rows(F* a, const F* dout, int N, int OC, int lo, int hi) {
   for (int n = 0; n < N; n++) {
     const F* d = dout + (int64_t)n * OC + lo;
 #pragma omp simd
     for (int o = 0; o < hi - lo; o++) a[o] += d[o];
   }
+}
+ELECTRA_MULTIVERSION static void bias_grad_rows_f32(float* a, const float* dout, int N, int OC, int lo, int hi) {
+  bias_grad_rows(a, dout, N, OC, lo, hi);  // additions only: every instruction set gives the same sums
+}
+
+template <typename F>
+static void bias_grad(F* dbias, const F* dout, int N, int OC, int lo, int hi) {
+  static thread_local std::vector<F> acc;
+  acc.assign((size_t)(hi - lo), F(0));
+  F* a = acc.data();
+  if constexpr (std::is_same_v<F, float>) bias_grad_rows_f32(a, dout, N, OC, lo, hi);
+  else bias_grad_rows(a, dout, N, OC, lo, hi);
   for (int o = lo; o < hi; o++) dbias[o] += a[o - lo];
 }
 
