@@ -16,6 +16,10 @@ describe("electra info", () => {
     expect(["avx512", "avx2", "scalar"]).toContain(o.engine.isa);
     expect(o.engine.threads).toBeGreaterThanOrEqual(1);
     expect(typeof o.engine.cudaCompiled).toBe("boolean");
+    expect(o.engine.cuda.compiled).toBe(o.engine.cudaCompiled);
+    expect(Array.isArray(o.engine.cuda.devices)).toBe(true);
+    // no device listed means a note saying why
+    if (o.engine.cuda.devices.length === 0) expect(o.engine.cuda.note.length).toBeGreaterThan(0);
   });
 });
 

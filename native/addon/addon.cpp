@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "cuda/device.h"
 #include "engine/info.h"
 #include "engine/profile.h"
 
@@ -26,6 +27,25 @@ static Napi::Value EngineInfo(const Napi::CallbackInfo& info) {
   o.Set("threads", e.threads);
   o.Set("hardwareThreads", e.hardware_threads);
   o.Set("cudaCompiled", e.cuda_compiled);
+  const electra::CudaStatus cs = electra::cuda_status();
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("compiled", cs.compiled);
+  c.Set("runtimeVersion", cs.runtime_version);
+  c.Set("driverVersion", cs.driver_version);
+  Napi::Array devs = Napi::Array::New(env, cs.devices.size());
+  for (size_t i = 0; i < cs.devices.size(); i++) {
+    const electra::CudaDevice& d = cs.devices[i];
+    Napi::Object od = Napi::Object::New(env);
+    od.Set("index", d.index);
+    od.Set("name", d.name);
+    od.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+    od.Set("memoryBytes", (double)d.memory_bytes);
+    od.Set("multiprocessors", d.multiprocessors);
+    devs.Set((uint32_t)i, od);
+  }
+  c.Set("devices", devs);
+  c.Set("note", cs.note);
+  o.Set("cuda", c);
   return o;
 }
 

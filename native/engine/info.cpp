@@ -10,6 +10,7 @@
 
 #include "cpu/simd.h"
 #include "engine/common.h"
+#include "cuda/device.h"
 
 namespace electra {
 
@@ -89,5 +90,13 @@ EngineInfo engine_info() {
 #endif
   return info;
 }
+
+#ifndef ELECTRA_WITH_CUDA
+CudaStatus cuda_status() {
+  CudaStatus s;
+  s.note = "this build has no CUDA backend (nvcc was not found, or ELECTRA_CUDA=OFF)";
+  return s;
+}
+#endif
 
 }  // namespace electra

@@ -14,6 +14,19 @@ export interface EngineInfo {
   threads: number;
   hardwareThreads: number;
   cudaCompiled: boolean;
+  cuda: CudaInfo;
+}
+
+/** The CUDA backend: whether it was built, and the devices the runtime sees (none without a driver). */
+export interface CudaInfo {
+  compiled: boolean;
+  /** e.g. 13000 for CUDA 13.0; 0 when not compiled */
+  runtimeVersion: number;
+  /** the driver's CUDA version; 0 when there is no driver */
+  driverVersion: number;
+  devices: { index: number; name: string; computeCapability: string; memoryBytes: number; multiprocessors: number }[];
+  /** why there are no devices, when there are none */
+  note: string;
 }
 
 /** A batch of packed sequences, row-major (batchSize, seqLen). */
