@@ -26,6 +26,28 @@ namespace cuda {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// A device buffer that grows on demand and is then reused: allocation happens when a size is first
+// seen, never per step. One per use site (function-static); not shared between host threads.
+struct Scratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  template <typename T>
+  T* get(size_t count) {
+    const size_t need = sizeof(T) * (count ? count : 1);
+    if (need > bytes) {
+      if (p) CUDA_CHECK(cudaFree(p));
+      p = nullptr;
+      bytes = 0;
+      CUDA_CHECK(cudaMalloc(&p, need));
+      bytes = need;
+    }
+    return static_cast<T*>(p);
+  }
+  ~Scratch() {
+    if (p) cudaFree(p);  // at exit the context may be gone: nothing to report
+  }
+};
+
 // Blocks for a grid-stride loop over n elements: enough to fill the device, never more than needed.
 inline unsigned grid_for(int64_t n, int block) {
   const int64_t b = ceil_div(n, block);

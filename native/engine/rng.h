@@ -4,11 +4,18 @@
 #pragma once
 #include <cstdint>
 
+// Compiled by nvcc, the scalar generator is also device code: the CUDA backend draws the same numbers.
+#ifdef __CUDACC__
+#define ELECTRA_HD __host__ __device__ __forceinline__
+#else
+#define ELECTRA_HD inline
+#endif
+
 namespace electra {
 
 struct Philox4x32 {
   // One 10-round Philox block: 4 x 32 random bits from a 128-bit counter and a 64-bit key.
-  static inline void block(const uint32_t ctr_in[4], const uint32_t key_in[2], uint32_t out[4]) {
+  static ELECTRA_HD void block(const uint32_t ctr_in[4], const uint32_t key_in[2], uint32_t out[4]) {
     uint32_t c0 = ctr_in[0], c1 = ctr_in[1], c2 = ctr_in[2], c3 = ctr_in[3];
     uint32_t k0 = key_in[0], k1 = key_in[1];
     for (int r = 0; r < 10; r++) {
@@ -25,7 +32,7 @@ struct Philox4x32 {
     out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
   }
   // Four random words for block `index / 4` of `stream`.
-  static inline void words(uint64_t seed, uint64_t stream, uint64_t block_index, uint32_t out[4]) {
+  static ELECTRA_HD void words(uint64_t seed, uint64_t stream, uint64_t block_index, uint32_t out[4]) {
     const uint32_t ctr[4] = {(uint32_t)block_index, (uint32_t)(block_index >> 32), (uint32_t)stream,
                              (uint32_t)(stream >> 32)};
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
@@ -62,21 +69,21 @@ static inline __attribute__((always_inline)) void philox_words16(uint64_t seed, 
 }
 
 // 32 random bits number `index` of `stream`.
-inline uint32_t random_u32(uint64_t seed, uint64_t stream, uint64_t index) {
+ELECTRA_HD uint32_t random_u32(uint64_t seed, uint64_t stream, uint64_t index) {
   uint32_t w[4];
   Philox4x32::words(seed, stream, index >> 2, w);
   return w[index & 3];
 }
 
 // Uniform in [0, 1) with 24 random bits (exactly representable in float).
-inline float u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
-inline float random_unit(uint64_t seed, uint64_t stream, uint64_t index) {
+ELECTRA_HD float u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+ELECTRA_HD float random_unit(uint64_t seed, uint64_t stream, uint64_t index) {
   return u32_to_unit(random_u32(seed, stream, index));
 }
 
 // Streams: a 64-bit name for each independent use of randomness, built from small fields.
 // kind (8 bits) | a (24 bits) | b (32 bits); e.g. kind=dropout, a=site, b=step.
-inline uint64_t make_stream(uint32_t kind, uint32_t a, uint32_t b) {
+ELECTRA_HD uint64_t make_stream(uint32_t kind, uint32_t a, uint32_t b) {
   return ((uint64_t)(kind & 0xFF) << 56) | ((uint64_t)(a & 0xFFFFFF) << 32) | (uint64_t)b;
 }
 enum StreamKind : uint32_t { kStreamDropout = 1, kStreamMask = 2, kStreamGumbel = 3, kStreamShuffle = 4, kStreamInit = 5 };
