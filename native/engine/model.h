@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "engine/backend.h"
 #include "engine/config.h"
 #include "engine/params.h"
 
@@ -105,7 +106,7 @@ template <typename F>
 void init_weights(const ParamTable& table, F* params, uint64_t seed, double range);
 
 // ---- the encoder: embeddings (shared block + own projection) and L transformer layers ------------
-template <typename F>
+template <typename F, typename K = CpuBackend>
 class Encoder {
  public:
   explicit Encoder(const ElectraConfig& cfg);
@@ -129,24 +130,28 @@ class Encoder {
   Precision prec_ = Precision::Fp32;
   int B_ = 0, T_ = 0, cap_ = 0, capT_ = 0;
   DropoutCtx dr_;
-  std::vector<int32_t> ids_, tt_, mask_;
+  std::vector<int32_t> host_ids_;           // the batch on the host (checked there): ids | types | mask
+  typename K::template Vec<int32_t> batch_;  // the same, where the kernels run
+  const int32_t* batch_ids() const { return batch_.data(); }
+  const int32_t* batch_tt() const { return batch_.data() + (size_t)B_ * T_; }
+  const int32_t* batch_mask() const { return batch_.data() + (size_t)2 * B_ * T_; }
   // activations
-  std::vector<F> emb_, emb_mean_, emb_rstd_, emb_drop_, x0_;  // (BT,E) (BT) (BT) (BT,E) (BT,C); emb_drop_ = dropout(LN(emb_))
-  std::vector<F> qkv_, ctx_, r1_, m1_, s1_, fch_, r2_, m2_, s2_;  // per layer, stacked on L
-  std::vector<F> x1_, out_, xin_;  // LayerNorm outputs of the layer at hand (recomputed in backward)
+  typename K::template Vec<F> emb_, emb_mean_, emb_rstd_, emb_drop_, x0_;  // (BT,E) (BT) (BT) (BT,E) (BT,C); emb_drop_ = dropout(LN(emb_))
+  typename K::template Vec<F> qkv_, ctx_, r1_, m1_, s1_, fch_, r2_, m2_, s2_;  // per layer, stacked on L
+  typename K::template Vec<F> x1_, out_, xin_;  // LayerNorm outputs of the layer at hand (recomputed in backward)
   // masks of the two hidden dropouts of each layer (attention output, FFN output), one bit per element
-  std::vector<uint64_t> drop_bits_;
+  typename K::template Vec<uint64_t> drop_bits_;
   uint64_t* drop_bits(int l, int site) {
     return drop_bits_.data() + ((size_t)l * 2 + site) * (((size_t)B_ * T_ * c_.hidden_size + 63) / 64);
   }
-  std::vector<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
+  typename K::template Vec<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
   // backward scratch
-  std::vector<F> dx1_, dtmp_, dqkv_, demb_, dout_buf_;
+  typename K::template Vec<F> dx1_, dtmp_, dqkv_, demb_, dout_buf_;
 };
 
 // ---- heads ------------------------------------------------------------------------------------
 // Discriminator: logits (R) = dense_prediction(gelu(dense(x))) for R = B*T rows of x (R, C).
-template <typename F>
+template <typename F, typename K = CpuBackend>
 class DiscHead {
  public:
   void forward(const DiscHeadWeights<F>& w, const F* x, int R, int C);
@@ -158,11 +163,11 @@ class DiscHead {
  private:
   Precision prec_ = Precision::Fp32;
   int R_ = 0, C_ = 0;
-  std::vector<F> h_, g_, logits_;
+  typename K::template Vec<F> h_, g_, logits_;
 };
 
 // Generator MLM head on R gathered rows x (R, C): logits (R, V) = LN(gelu(dense(x))) @ wte^T + bias.
-template <typename F>
+template <typename F, typename K = CpuBackend>
 class GenHead {
  public:
   void forward(const GenHeadWeights<F>& w, const F* wte, const F* x, int R, int C, int E, int V, double eps);
@@ -177,12 +182,12 @@ class GenHead {
  private:
   Precision prec_ = Precision::Fp32;
   int R_ = 0, C_ = 0, E_ = 0, V_ = 0;
-  std::vector<F> h_, g_, y_, ym_, ys_, logits_, dy_;
+  typename K::template Vec<F> h_, g_, y_, ym_, ys_, logits_, dy_;
 };
 
 // Sequence classification on the [CLS] vectors x (B, C): ELECTRA's (dropout -> linear) or Hugging
 // Face's ElectraClassificationHead (dropout -> dense -> gelu -> dropout -> out_proj).
-template <typename F>
+template <typename F, typename K = CpuBackend>
 class ClsHead {
  public:
   void forward(const ClsHeadWeights<F>& w, const F* x, int B, int C, int NL, float p_drop, const DropoutCtx& dr);
@@ -195,7 +200,7 @@ class ClsHead {
   int B_ = 0, C_ = 0, NL_ = 0;
   float p_ = 0;
   DropoutCtx dr_;
-  std::vector<F> xd_, h_, g_, gd_, logits_, dtmp_;
+  typename K::template Vec<F> xd_, h_, g_, gd_, logits_, dtmp_;
 };
 
 }  // namespace electra
