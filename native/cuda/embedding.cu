@@ -1,5 +1,5 @@
 // embedding.cu: the sum of word, position and token-type embeddings on the GPU, and its backward
-// pass. The backward gives each feature to one thread, which walks the tokens in order as the CPU
+// pass; also gathering rows (the generator's masked positions) and scattering their gradients back. The backward gives each feature to one thread, which walks the tokens in order as the CPU
 // engine does: the same sums, bit for bit, and no atomics. (Its parallelism is E threads: fine for
 // ELECTRA's few thousand tokens per step; a segmented sort-and-reduce would scale further.)
 //
@@ -33,6 +33,36 @@ static __global__ void embedding_backward_kernel(float* dwte, float* dwpe, float
     float* c = dwtt + (int64_t)(tt ? tt[bt] : 0) * E + i;
     *c = __fadd_rn(*c, g);
   }
+}
+
+static __global__ void gather_rows_kernel(float* dst, const float* src, const int32_t* rows, int R, int C) {
+  const int64_t n = (int64_t)R * C;
+  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x)
+    dst[k] = src[(int64_t)rows[k / C] * C + k % C];
+}
+
+static __global__ void scatter_add_rows_kernel(float* dst, const float* src, const int32_t* rows, const float* w, int R,
+                                               int C) {
+  const int64_t n = (int64_t)R * C;
+  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x) {
+    const int r = (int)(k / C);
+    if (w && w[r] == 0.f) continue;
+    float* d = dst + (int64_t)rows[r] * C + k % C;
+    *d = __fadd_rn(*d, src[k]);
+  }
+}
+
+void gather_rows(float* dst, const float* src, const int32_t* rows, int R, int C, cudaStream_t s) {
+  if ((int64_t)R * C <= 0) return;
+  gather_rows_kernel<<<grid_for((int64_t)R * C, 256), 256, 0, s>>>(dst, src, rows, R, C);
+  CUDA_CHECK_LAUNCH("gather_rows");
+}
+
+void scatter_add_rows(float* dst, const float* src, const int32_t* rows, const float* weights, int R, int C,
+                      cudaStream_t s) {
+  if ((int64_t)R * C <= 0) return;
+  scatter_add_rows_kernel<<<grid_for((int64_t)R * C, 256), 256, 0, s>>>(dst, src, rows, weights, R, C);
+  CUDA_CHECK_LAUNCH("scatter_add_rows");
 }
 
 void embedding_forward(float* out, const int32_t* ids, const int32_t* tt, const float* wte, const float* wpe,

@@ -46,6 +46,13 @@ void embedding_forward(float* out, const int32_t* ids, const int32_t* tt, const 
 void embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
                         const int32_t* tt, int B, int T, int E, cudaStream_t s = 0);
 
+// dst row r (C values) = src row rows[r], for r < R.
+void gather_rows(float* dst, const float* src, const int32_t* rows, int R, int C, cudaStream_t s = 0);
+// dst row rows[r] += src row r for the rows of non-zero weight (whose rows are distinct: masked positions
+// of a sequence are), so no two threads add to one element; rows of weight 0 carry zero gradients.
+void scatter_add_rows(float* dst, const float* src, const int32_t* rows, const float* weights, int R, int C,
+                      cudaStream_t s = 0);
+
 // ---- loss.cu ---------------------------------------------------------------------------------
 // Softmax cross-entropy over R rows of V logits, weights w (null = 1): *loss = sum_r w[r] loss[r];
 // dlogits (may be logits itself, or null) = dscale * w[r] * (softmax - onehot).

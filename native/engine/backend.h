@@ -31,6 +31,39 @@ struct CpuBackend {
   static void upload(T* dst, const T* host, int64_t n) {
     if (dst != host) std::memcpy(dst, host, sizeof(T) * (size_t)n);
   }
+  // host[0, n) = src (backend memory)
+  template <typename T>
+  static void download(T* host, const T* src, int64_t n) {
+    if (host != src) std::memcpy(host, src, sizeof(T) * (size_t)n);
+  }
+  template <typename T>
+  static void fill_zero(T* x, int64_t n) {
+    ::electra::fill_zero(x, n);
+  }
+  // dst row r (C values) = src row rows[r], for r < R
+  template <typename T>
+  static void gather_rows(T* dst, const T* src, const int32_t* rows, int R, int C) {
+    for (int r = 0; r < R; r++) std::memcpy(dst + (int64_t)r * C, src + (int64_t)rows[r] * C, sizeof(T) * (size_t)C);
+  }
+  // dst row rows[r] += src row r, for r < R, in order (rows of weight 0 carry zeros: added all the same)
+  template <typename T>
+  static void scatter_add_rows(T* dst, const T* src, const int32_t* rows, const float* /*weights*/, int R, int C) {
+    for (int r = 0; r < R; r++) {
+      T* d = dst + (int64_t)rows[r] * C;
+      const T* s = src + (int64_t)r * C;
+      for (int i = 0; i < C; i++) d[i] += s[i];
+    }
+  }
+  template <typename... A>
+  static double crossentropy_forward_backward(A&&... a) {
+    return ::electra::crossentropy_forward_backward(std::forward<A>(a)...);
+  }
+  template <typename... A>
+  static double rtd_loss_forward_backward(A&&... a) {
+    return ::electra::rtd_loss_forward_backward(std::forward<A>(a)...);
+  }
+  ELECTRA_FORWARD_KERNEL(argmax_rows)
+  ELECTRA_FORWARD_KERNEL(gumbel_sample)
   ELECTRA_FORWARD_KERNEL(embedding_forward)
   ELECTRA_FORWARD_KERNEL(embedding_backward)
   ELECTRA_FORWARD_KERNEL(layernorm_forward)

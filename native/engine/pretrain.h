@@ -65,7 +65,7 @@ struct StepStats {
   double tokens = 0, disc_correct = 0, disc_tp = 0, disc_fp = 0, disc_fn = 0, replaced = 0;
 };
 
-template <typename F>
+template <typename F, typename K = CpuBackend>
 class Pretrainer {
  public:
   explicit Pretrainer(const PretrainConfig& cfg);
@@ -80,8 +80,9 @@ class Pretrainer {
                              uint32_t step, bool training, bool backward, double grad_scale = 1.0);
 
   const ParamTable& table() const { return table_; }
-  std::vector<F>& params() { return params_; }
-  std::vector<F>& grads() { return grads_; }
+  // in the backend's memory (host vectors for the CPU, device arrays for CUDA)
+  typename K::template Vec<F>& params() { return params_; }
+  typename K::template Vec<F>& grads() { return grads_; }
   void zero_grads();
   const PretrainConfig& config() const { return cfg_; }
   bool has_discriminator() const { return cfg_.objective == "electra"; }
@@ -101,12 +102,16 @@ class Pretrainer {
   EncoderLayout disc_enc_l_, gen_enc_l_;
   DiscHeadLayout disc_head_l_;
   GenHeadLayout gen_head_l_;
-  std::vector<F> params_, grads_;
-  std::unique_ptr<Encoder<F>> disc_enc_, gen_enc_;
-  DiscHead<F> disc_head_;
-  GenHead<F> gen_head_;
-  std::vector<F> gathered_, dgathered_, disc_logits_, ddisc_logits_;
-  std::vector<int32_t> sampled_, disc_input_, disc_labels_, rows_, argmax_;
+  typename K::template Vec<F> params_, grads_;
+  std::unique_ptr<Encoder<F, K>> disc_enc_, gen_enc_;
+  DiscHead<F, K> disc_head_;
+  GenHead<F, K> gen_head_;
+  typename K::template Vec<F> gathered_, dgathered_, ddisc_logits_;
+  std::vector<F> disc_logits_;  // host copy (metrics, callers)
+  std::vector<int32_t> sampled_, disc_input_, disc_labels_, rows_, argmax_;  // host
+  // the same small arrays where the kernels run (copies of the host ones on the CPU)
+  typename K::template Vec<int32_t> dev_rows_, dev_targets_, dev_argmax_, dev_sampled_, dev_labels_;
+  typename K::template Vec<float> dev_weights_;
 };
 
 }  // namespace electra
