@@ -47,8 +47,16 @@ if [ -x "$BUILD/bench_cuda" ]; then
   timeout 300 "$BUILD/bench_cuda" 2>&1 | tee "$LOGS/bench_cuda.txt" || fail=1
 fi
 
+echo "== PyTorch reference (Hugging Face's ELECTRA, bf16 autocast, same GPU)"
+if python3 -c "import torch, transformers" 2>/dev/null; then
+  timeout 300 python3 native/bench/torch_gpu_reference.py 2>&1 | tee "$LOGS/torch_gpu_reference.txt"
+else
+  echo "skipped: python3 with torch and transformers not found" | tee "$LOGS/torch_gpu_reference.txt"
+fi
+
 echo
 echo "== summary (build ${t_build}s, total $(( $(date +%s) - t0 ))s)"
 printf '%s\n' "${rows[@]}"
 [ -f "$LOGS/bench_cuda.txt" ] && grep -E "^\|" "$LOGS/bench_cuda.txt"
+[ -f "$LOGS/torch_gpu_reference.txt" ] && grep -E "^\|" "$LOGS/torch_gpu_reference.txt"
 exit $fail
