@@ -94,6 +94,22 @@ describe("electra pretrain", () => {
     expect(runCli(["pretrain", "--data", data, "--precision", "fp16", "--out", join(dir, "prec-bad")]).code).not.toBe(0);
   });
 
+  it("--device: auto says where it trains; cuda without a GPU is refused before any work", () => {
+    const cuda = JSON.parse(runCli(["info", "--json"]).stdout).engine.cuda;
+    const args = (out: string, device: string) => ["pretrain", "--data", data, "--config", small, "--steps", "1", "--batch-size", "2", "--out", join(dir, out), "--json", "--device", device];
+    const r = runCli(args("dev-auto", "auto"));
+    expect(r.code).toBe(0);
+    const logs = events(r.stdout).filter((e) => e.type === "log").map((e) => e.message as string);
+    if (cuda.devices.length > 0) {
+      expect(logs.some((m) => m.startsWith("device: cuda: "))).toBe(true);
+    } else {
+      expect(logs.some((m) => m.startsWith("device: cpu (no CUDA device: "))).toBe(true);
+      const c = runCli(args("dev-cuda", "cuda"));
+      expect(c.code).not.toBe(0);
+      expect(c.stderr).toMatch(/--device cuda: no CUDA device .*use --device cpu or auto/);
+    }
+  });
+
   it("--init-from starts from existing weights in Hugging Face's layout", () => {
     const from = join(dir, "straight-fp32", "checkpoint-12");
     const out = join(dir, "init");

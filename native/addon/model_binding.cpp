@@ -171,13 +171,14 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
     Napi::Env env = info.Env();
     std::string ddir = info[0].ToString(), gdir = info[1].ToString();
     guard(env, [&] {
-      auto& m = trainer_->model();
-      const auto& o = trainer_->options().model;
-      if (m.has_discriminator()) {
-        electra::save_model_dir(ddir, o.disc, "ElectraForPreTraining", m.table(), m.params().data(), electra::discriminator_name);
-        electra::save_model_dir(gdir, o.gen, "ElectraForMaskedLM", m.table(), m.params().data(), electra::generator_name);
+      const electra::PretrainTrainer& t = *trainer_;
+      const auto& o = t.options().model;
+      const std::vector<float> p = t.params();  // a host copy (from the GPU when training there)
+      if (t.has_discriminator()) {
+        electra::save_model_dir(ddir, o.disc, "ElectraForPreTraining", t.table(), p.data(), electra::discriminator_name);
+        electra::save_model_dir(gdir, o.gen, "ElectraForMaskedLM", t.table(), p.data(), electra::generator_name);
       } else {
-        electra::save_model_dir(gdir, o.disc, "ElectraForMaskedLM", m.table(), m.params().data());
+        electra::save_model_dir(gdir, o.disc, "ElectraForMaskedLM", t.table(), p.data());
       }
       return 0;
     });
@@ -221,9 +222,9 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
         [t, batch, salt, res, logits, labels] {
           res->stats = t->evaluate(batch->view(), salt);
           res->step = t->step();
-          if (t->model().has_discriminator()) {
-            *logits = t->model().disc_logits();
-            *labels = t->model().disc_labels();
+          if (t->has_discriminator()) {
+            *logits = t->disc_logits();
+            *labels = t->disc_labels();
           }
         },
         [res, logits, labels](Napi::Env e) -> Napi::Value {
@@ -236,7 +237,7 @@ class PretrainerWrap : public Napi::ObjectWrap<PretrainerWrap> {
         });
   }
   Napi::Value NumParams(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), (double)trainer_->model().table().total());
+    return Napi::Number::New(info.Env(), (double)trainer_->table().total());
   }
   Napi::Value Step(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), (double)trainer_->step()); }
   std::shared_ptr<electra::PretrainTrainer> trainer_;

@@ -51,25 +51,78 @@ PretrainOptions PretrainOptions::from_json(const std::string& text) {
     o.model.special.mask = (int)sp->get_int_or("mask", what, o.model.special.mask);
   }
   o.model.precision = precision_from_json(v, what);
+  o.device = v.get_string_or("device", what, "cpu");
+  if (o.device != "cpu" && o.device != "cuda") throw Error(what + ": device must be \"cpu\" or \"cuda\", not \"" + o.device + "\"");
   read_common(v, o.schedule, o.adam, o.seed, what);
   o.model.validate();
   return o;
 }
 
-PretrainTrainer::PretrainTrainer(const PretrainOptions& opt) : opt_(opt), model_(opt.model), adam_(model_.table(), opt.adam) {}
+namespace {
+// The CPU engine: the model's own buffers and the CPU AdamW (no copies in a step).
+class CpuPretrainBackend final : public PretrainBackend {
+ public:
+  explicit CpuPretrainBackend(const PretrainOptions& opt) : model_(opt.model), adam_(model_.table(), opt.adam) {}
+  const ParamTable& table() const override { return model_.table(); }
+  bool has_discriminator() const override { return model_.has_discriminator(); }
+  void init_weights(uint64_t seed, double range) override { model_.init_weights(seed, range); }
+  void zero_grads() override { model_.zero_grads(); }
+  StepStats forward_backward(const Batch& b, const MaskedInputs& mk, uint64_t seed, uint32_t step, bool training,
+                             bool backward, double grad_scale) override {
+    return model_.forward_backward(b, mk, nullptr, seed, step, training, backward, grad_scale);
+  }
+  double optimizer_step(double lr) override { return adam_.step(model_.params().data(), model_.grads().data(), lr); }
+  const std::vector<float>& disc_logits() const override { return model_.disc_logits(); }
+  const std::vector<int32_t>& disc_labels() const override { return model_.disc_labels(); }
+  void read_params(float* h) override { std::copy(model_.params().begin(), model_.params().end(), h); }
+  void write_params(const float* h) override { std::copy(h, h + model_.params().size(), model_.params().begin()); }
+  void read_moments(float* m, float* v) override {
+    std::copy(adam_.m().begin(), adam_.m().end(), m);
+    std::copy(adam_.v().begin(), adam_.v().end(), v);
+  }
+  void write_moments(const float* m, const float* v) override {
+    std::copy(m, m + adam_.m().size(), adam_.m().begin());
+    std::copy(v, v + adam_.v().size(), adam_.v().begin());
+  }
+  std::string device_name() const override { return "cpu"; }
+
+ private:
+  Pretrainer<float> model_;
+  AdamW<float> adam_;
+};
+}  // namespace
+
+std::unique_ptr<PretrainBackend> make_cpu_pretrain_backend(const PretrainOptions& opt) {
+  return std::make_unique<CpuPretrainBackend>(opt);
+}
+
+#ifndef ELECTRA_WITH_CUDA
+std::unique_ptr<PretrainBackend> make_cuda_pretrain_backend(const PretrainOptions&) {
+  throw Error("device cuda: this build has no CUDA backend (nvcc was not found when it was built, or ELECTRA_CUDA=OFF)");
+}
+#endif
+
+PretrainTrainer::PretrainTrainer(const PretrainOptions& opt)
+    : opt_(opt), be_(opt.device == "cuda" ? make_cuda_pretrain_backend(opt) : make_cpu_pretrain_backend(opt)) {}
+
+std::vector<float> PretrainTrainer::params() const {
+  std::vector<float> p(be_->table().total());
+  be_->read_params(p.data());
+  return p;
+}
 
 TrainStepResult PretrainTrainer::train_step(const std::vector<Batch>& micro) {
   if (micro.empty()) throw Error("a training step needs at least one batch");
   TrainStepResult res;
   res.step = step_;
-  model_.zero_grads();
+  be_->zero_grads();
   const double scale = 1.0 / (double)micro.size();
   for (size_t k = 0; k < micro.size(); k++) {
     const Batch& b = micro[k];
     const uint32_t salt = (uint32_t)(step_ * micro.size() + k);  // each micro-batch its own RNG streams
     electra_mask(masked_, b, opt_.model.mask_prob, max_predictions(opt_.model.mask_prob, b.T), opt_.model.special,
                  opt_.seed, salt);
-    StepStats s = model_.forward_backward(b, masked_, nullptr, opt_.seed, salt, true, true, scale);
+    StepStats s = be_->forward_backward(b, masked_, opt_.seed, salt, true, true, scale);
     res.stats.loss += s.loss * scale;
     res.stats.gen_loss += s.gen_loss * scale;
     res.stats.disc_loss += s.disc_loss * scale;
@@ -81,7 +134,7 @@ TrainStepResult PretrainTrainer::train_step(const std::vector<Batch>& micro) {
       *dst += src;
   }
   res.lr = opt_.schedule.lr_at(step_);
-  res.grad_norm = adam_.step(model_.params().data(), model_.grads().data(), res.lr);
+  res.grad_norm = be_->optimizer_step(res.lr);
   step_++;
   return res;
 }
@@ -91,15 +144,17 @@ StepStats PretrainTrainer::evaluate(const Batch& b, uint32_t salt) {
   const uint64_t eval_seed = opt_.seed ^ 0x5EED0E7A1ULL;
   electra_mask(mk, b, opt_.model.mask_prob, max_predictions(opt_.model.mask_prob, b.T), opt_.model.special, eval_seed,
                salt);
-  return model_.forward_backward(b, mk, nullptr, eval_seed, salt, false, false);
+  return be_->forward_backward(b, mk, eval_seed, salt, false, false, 1.0);
 }
 
 void PretrainTrainer::save_state(const std::string& path, const std::string& metadata) const {
   std::vector<TensorOut> out;
-  auto& adam = const_cast<AdamW<float>&>(adam_);
-  for (const auto& e : model_.table().entries()) {
-    out.push_back({"m/" + e.name, DType::F32, e.shape, adam.m().data() + e.offset});
-    out.push_back({"v/" + e.name, DType::F32, e.shape, adam.v().data() + e.offset});
+  const size_t n = be_->table().total();
+  std::vector<float> m(n), v(n);
+  be_->read_moments(m.data(), v.data());
+  for (const auto& e : be_->table().entries()) {
+    out.push_back({"m/" + e.name, DType::F32, e.shape, m.data() + e.offset});
+    out.push_back({"v/" + e.name, DType::F32, e.shape, v.data() + e.offset});
   }
   save_safetensors(path, out, {{"format", "electra-training-state"}, {"version", "1"}, {"state", metadata}});
 }
@@ -110,10 +165,13 @@ std::string PretrainTrainer::load_state(const std::string& path) {
   for (const auto& kv : st.metadata())
     if (kv.first == "state") meta = kv.second;
   if (meta.empty()) throw Error(path + ": not an electra training state (no \"state\" metadata)");
-  for (const auto& e : model_.table().entries()) {
-    st.read_f32("m/" + e.name, e.shape, adam_.m().data() + e.offset);
-    st.read_f32("v/" + e.name, e.shape, adam_.v().data() + e.offset);
+  const size_t n = be_->table().total();
+  std::vector<float> m(n), v(n);
+  for (const auto& e : be_->table().entries()) {
+    st.read_f32("m/" + e.name, e.shape, m.data() + e.offset);
+    st.read_f32("v/" + e.name, e.shape, v.data() + e.offset);
   }
+  be_->write_moments(m.data(), v.data());
   return meta;
 }
 
@@ -128,22 +186,25 @@ std::vector<std::string> PretrainTrainer::load_models(const std::string& disc_di
     }
     for (const auto& u : r.unexpected) unexpected.push_back(dir + ": " + u);
   };
-  float* p = model_.params().data();
-  if (model_.has_discriminator()) {
-    if (!disc_dir.empty()) check(load_model_dir(disc_dir, model_.table(), p, discriminator_name), disc_dir);
+  // loaded into a host copy of the weights, then written back where the model lives
+  std::vector<float> params = this->params();
+  float* p = params.data();
+  const ParamTable& table = be_->table();
+  if (be_->has_discriminator()) {
+    if (!disc_dir.empty()) check(load_model_dir(disc_dir, table, p, discriminator_name), disc_dir);
     if (!gen_dir.empty()) {
       // the generator's directory repeats the shared embeddings: the discriminator's copy wins when both are given
       std::vector<float> keep;
-      if (!disc_dir.empty()) keep = model_.params();
-      check(load_model_dir(gen_dir, model_.table(), p, generator_name), gen_dir);
+      if (!disc_dir.empty()) keep = params;
+      check(load_model_dir(gen_dir, table, p, generator_name), gen_dir);
       if (!disc_dir.empty())
-        for (const auto& e : model_.table().entries())
+        for (const auto& e : table.entries())
           if (e.name.rfind("electra.embeddings.", 0) == 0)
-            std::copy(keep.begin() + e.offset, keep.begin() + e.offset + e.size, model_.params().begin() + e.offset);
+            std::copy(keep.begin() + e.offset, keep.begin() + e.offset + e.size, params.begin() + e.offset);
     }
   } else {
     const std::string& dir = gen_dir.empty() ? disc_dir : gen_dir;
-    LoadReport r = load_model_dir(dir, model_.table(), p, [](const std::string& n) -> std::optional<std::string> { return n; });
+    LoadReport r = load_model_dir(dir, table, p, [](const std::string& n) -> std::optional<std::string> { return n; });
     // an MLM model initialised from a discriminator has no MLM head: keep the fresh one
     std::vector<std::string> missing;
     for (auto& m : r.missing)
@@ -151,6 +212,7 @@ std::vector<std::string> PretrainTrainer::load_models(const std::string& disc_di
     r.missing = missing;
     check(r, dir);
   }
+  be_->write_params(params.data());
   return unexpected;
 }
 

@@ -29,9 +29,11 @@ struct PretrainOptions {
   Schedule schedule;
   AdamWConfig adam;
   uint64_t seed = 1;
+  std::string device = "cpu";  // "cpu" or "cuda" (the CUDA engine on device 0)
   // {"discriminator": {...}, "generator": {...}, "objective", "mask_prob", "gen_weight", "disc_weight",
   //  "temperature", "special_ids": {"pad","unk","cls","sep","mask"}, "lr", "warmup_steps",
-  //  "total_steps", "weight_decay", "clip_norm", "seed", "precision": "fp32" | "bf16"}
+  //  "total_steps", "weight_decay", "clip_norm", "seed", "precision": "fp32" | "bf16",
+  //  "device": "cpu" | "cuda"}
   static PretrainOptions from_json(const std::string& text);
 };
 
@@ -41,16 +43,46 @@ struct TrainStepResult {
   int64_t step = 0;  // the step just taken (0-based)
 };
 
+// The pre-training model and its optimizer on one backend: the CPU engine, or the CUDA one (built in
+// cuda/trainer.cpp). Weights, gradients and optimizer moments live where the kernels run; the host
+// sees batches in, statistics out, and copies of the weights and moments for checkpoints.
+class PretrainBackend {
+ public:
+  virtual ~PretrainBackend() = default;
+  virtual const ParamTable& table() const = 0;
+  virtual bool has_discriminator() const = 0;
+  virtual void init_weights(uint64_t seed, double range) = 0;
+  virtual void zero_grads() = 0;
+  virtual StepStats forward_backward(const Batch& batch, const MaskedInputs& masked, uint64_t seed, uint32_t step,
+                                     bool training, bool backward, double grad_scale) = 0;
+  // Clips and applies the gradients with AdamW at `lr`; returns the gradient norm before clipping.
+  virtual double optimizer_step(double lr) = 0;
+  virtual const std::vector<float>& disc_logits() const = 0;   // (B, T) of the last forward pass
+  virtual const std::vector<int32_t>& disc_labels() const = 0; // (B, T)
+  virtual void read_params(float* host) = 0;         // table().total() values
+  virtual void write_params(const float* host) = 0;
+  virtual void read_moments(float* m, float* v) = 0;  // AdamW's, table().total() each
+  virtual void write_moments(const float* m, const float* v) = 0;
+  virtual std::string device_name() const = 0;        // "cpu" or the GPU's name
+};
+std::unique_ptr<PretrainBackend> make_cpu_pretrain_backend(const PretrainOptions& opt);
+// Throws electra::Error when the build has no CUDA backend or the machine no device.
+std::unique_ptr<PretrainBackend> make_cuda_pretrain_backend(const PretrainOptions& opt);
+
 class PretrainTrainer {
  public:
   explicit PretrainTrainer(const PretrainOptions& opt);
-  void init_weights(double range = 0.02) { model_.init_weights(opt_.seed, range); }
+  void init_weights(double range = 0.02) { be_->init_weights(opt_.seed, range); }
   // One optimizer step over the micro-batches (each masked with its own RNG stream).
   TrainStepResult train_step(const std::vector<Batch>& micro);
   // Losses and metrics without updating (no dropout).
   StepStats evaluate(const Batch& batch, uint32_t salt);
-  Pretrainer<float>& model() { return model_; }
-  AdamW<float>& optimizer() { return adam_; }
+  const ParamTable& table() const { return be_->table(); }
+  bool has_discriminator() const { return be_->has_discriminator(); }
+  const std::vector<float>& disc_logits() const { return be_->disc_logits(); }
+  const std::vector<int32_t>& disc_labels() const { return be_->disc_labels(); }
+  std::vector<float> params() const;  // a host copy of the weights (flat, table() order)
+  PretrainBackend& backend() { return *be_; }
   // Training state beside the model directories: the optimizer moments as safetensors ("m/<name>",
   // "v/<name>") with `metadata` (JSON text: step, data position, ...) stored in the header.
   void save_state(const std::string& path, const std::string& metadata) const;
@@ -65,8 +97,7 @@ class PretrainTrainer {
 
  private:
   PretrainOptions opt_;
-  Pretrainer<float> model_;
-  AdamW<float> adam_;
+  std::unique_ptr<PretrainBackend> be_;
   int64_t step_ = 0;
   MaskedInputs masked_;
 };

@@ -32,6 +32,7 @@ export function pretrainOptions(y: Argv) {
     .option("init-from", { type: "string", array: true, describe: "start from Hugging Face model directories (discriminator and/or generator) or a checkpoint" })
     .option("threads", { type: "number", describe: "CPU threads (default: all cores)" })
     .option("precision", { type: "string", choices: ["fp32", "bf16"], describe: "matrix products in fp32 (default) or bf16 (fp32 sums, master weights, LayerNorm, softmax and losses; faster on CPUs with AVX512-BF16)" })
+    .option("device", { type: "string", choices: ["auto", "cpu", "cuda"], describe: "where to train: auto (default: the first CUDA GPU when there is one, else the CPU), cpu, or cuda (electra info lists the GPUs)" })
     .option("json", { type: "boolean", default: false, describe: "print one JSON event per line" })
     .example("$0 pretrain", "train the tiny preset on the built-in corpus")
     .example("$0 pretrain --data data/books --preset small --batch-size 128 --accumulate 4 --out runs/small", "ELECTRA-Small")
@@ -57,6 +58,7 @@ export async function pretrainCommand(a: Record<string, unknown>): Promise<numbe
     keep: a.keep as number | undefined,
     threads: a.threads as number | undefined,
     precision: a.precision as RunFlags["precision"],
+    device: a.device as RunFlags["device"],
   };
   const config = resolveConfig(flags);
   const stop = { requested: false };

@@ -31,13 +31,15 @@ export interface RunConfig {
   threads: number;
   /** of the matrix products: fp32, or bf16 (bf16 operands, fp32 sums; weights, optimizer, LayerNorm, softmax and losses stay fp32) */
   precision: "fp32" | "bf16";
+  /** where the engine runs: auto (a CUDA device when there is one, else the CPU), cpu or cuda */
+  device: "auto" | "cpu" | "cuda";
 }
 
 export type RunFlags = Partial<Omit<RunConfig, "discriminator" | "generator">> & { config?: string };
 
 const CONFIG_KEYS = new Set<string>([
   "preset", "objective", "discriminator", "generator", "steps", "batchSize", "accumulate", "lr", "warmupSteps", "maskProb", "genWeight",
-  "discWeight", "temperature", "weightDecay", "clipNorm", "adamEpsilon", "seed", "logEvery", "saveEvery", "evalEvery", "evalBatches", "keep", "threads", "precision",
+  "discWeight", "temperature", "weightDecay", "clipNorm", "adamEpsilon", "seed", "logEvery", "saveEvery", "evalEvery", "evalBatches", "keep", "threads", "precision", "device",
 ]);
 
 export function resolveConfig(flags: RunFlags): RunConfig {
@@ -83,6 +85,7 @@ export function resolveConfig(flags: RunFlags): RunConfig {
     keep: pick("keep", 3),
     threads: pick("threads", 0),
     precision: pick("precision", "fp32"),
+    device: pick("device", "auto"),
   };
   validate(c);
   return c;
@@ -103,6 +106,7 @@ function validate(c: RunConfig): void {
   if (!(c.lr > 0)) throw new Error(`--lr must be positive (got ${c.lr})`);
   if (c.objective !== "electra" && c.objective !== "mlm") throw new Error(`--objective must be electra or mlm (got ${c.objective})`);
   if (c.precision !== "fp32" && c.precision !== "bf16") throw new Error(`--precision must be fp32 or bf16 (got ${c.precision})`);
+  if (!["auto", "cpu", "cuda"].includes(c.device)) throw new Error(`--device must be auto, cpu or cuda (got ${c.device})`);
   if (!(c.maskProb > 0 && c.maskProb < 1)) throw new Error(`mask probability must be in (0, 1) (got ${c.maskProb})`);
   for (const [name, m] of [["discriminator", c.discriminator], ["generator", c.generator]] as const) {
     if (m.hidden_size % m.num_attention_heads !== 0)

@@ -130,11 +130,13 @@ export async function* pretrain(opts: PretrainOptions): AsyncGenerator<WorkEvent
     throw new Error(`${out} already holds checkpoints (latest: step ${existing[existing.length - 1].step}); continue it with --resume, or choose another --out`);
   if (opts.resume && existing.length === 0) yield { type: "log", level: "warn", message: `--resume: ${out} has no checkpoint yet; starting from scratch` };
 
+  const device = resolveDevice(config.device);
+  yield { type: "log", level: "info", message: `device: ${device.message}` };
   const trainer: PretrainerHandle = new n.Pretrainer(JSON.stringify({
     discriminator: disc, generator: gen, objective: config.objective, mask_prob: config.maskProb, gen_weight: config.genWeight,
     disc_weight: config.discWeight, temperature: config.temperature, special_ids: special, lr: config.lr, warmup_steps: config.warmupSteps,
     total_steps: config.steps, weight_decay: config.weightDecay, clip_norm: config.clipNorm, adam_epsilon: config.adamEpsilon, seed: config.seed,
-    precision: config.precision,
+    precision: config.precision, device: device.device,
   }));
   const loader: ShardLoaderHandle = new n.ShardLoader(data.train, config.seed);
   if (loader.vocabHash !== data.vocabHash) throw new Error(`${data.train[0]}: made with another vocabulary than ${data.vocabFile}; rerun electra prepare`);
@@ -257,4 +259,15 @@ export async function* pretrain(opts: PretrainOptions): AsyncGenerator<WorkEvent
   // the share of a training step spent outside the engine (data, masking, logging, UI), evaluation and checkpoints aside
   const hostOverhead = 1 - engineMs / Math.max(wall * 1000 - asideMs, 1);
   yield { type: "done", summary: { out, steps: trainer.step, seconds: wall, engineSeconds: engineMs / 1000, hostOverhead } };
+}
+
+/** --device: auto takes the first CUDA device the runtime sees, else the CPU; cuda without one is an error. */
+export function resolveDevice(want: "auto" | "cpu" | "cuda"): { device: "cpu" | "cuda"; message: string } {
+  if (want === "cpu") return { device: "cpu", message: "cpu (--device cpu)" };
+  const cuda = native().engineInfo().cuda;
+  const gpu = cuda.devices[0];
+  if (gpu) return { device: "cuda", message: `cuda: ${gpu.name} (compute ${gpu.computeCapability}, ${(gpu.memoryBytes / 2 ** 30).toFixed(0)} GiB)` };
+  const why = cuda.compiled ? cuda.note : "this build has no CUDA backend";
+  if (want === "cuda") throw new Error(`--device cuda: no CUDA device (${why}); use --device cpu or auto`);
+  return { device: "cpu", message: `cpu (no CUDA device: ${why})` };
 }
