@@ -13,10 +13,10 @@
 namespace electra {
 namespace {
 
-class CudaPretrainBackend final : public PretrainBackend {
+class CudaPretrainBackend final : public ModelPretrainBackend<Pretrainer<float, CudaBackend>> {
  public:
   explicit CudaPretrainBackend(const PretrainOptions& opt, std::string name)
-      : name_(std::move(name)), cfg_(opt.adam), model_(opt.model) {
+      : ModelPretrainBackend(opt.model), name_(std::move(name)), cfg_(opt.adam) {
     const int64_t n = (int64_t)model_.table().total();
     m_.resize(n);
     v_.resize(n);
@@ -29,14 +29,6 @@ class CudaPretrainBackend final : public PretrainBackend {
     CudaBackend::upload(segments_.data(), segs.data(), (int64_t)segs.size());
     norm_.resize(1);
   }
-  const ParamTable& table() const override { return model_.table(); }
-  bool has_discriminator() const override { return model_.has_discriminator(); }
-  void init_weights(uint64_t seed, double range) override { model_.init_weights(seed, range); }
-  void zero_grads() override { model_.zero_grads(); }
-  StepStats forward_backward(const Batch& b, const MaskedInputs& mk, uint64_t seed, uint32_t step, bool training,
-                             bool backward, double grad_scale) override {
-    return model_.forward_backward(b, mk, nullptr, seed, step, training, backward, grad_scale);
-  }
   double optimizer_step(double lr) override {
     const int64_t n = (int64_t)model_.table().total();
     cuda::adamw_step(model_.params().data(), model_.grads().data(), m_.data(), v_.data(), segments_.data(),
@@ -46,8 +38,6 @@ class CudaPretrainBackend final : public PretrainBackend {
     CudaBackend::download(&norm, (const double*)norm_.data(), 1);  // the one value the host needs (the step's report)
     return norm;
   }
-  const std::vector<float>& disc_logits() const override { return model_.disc_logits(); }
-  const std::vector<int32_t>& disc_labels() const override { return model_.disc_labels(); }
   void read_params(float* h) override { CudaBackend::download(h, (const float*)model_.params().data(), total()); }
   void write_params(const float* h) override { CudaBackend::upload(model_.params().data(), h, total()); }
   void read_moments(float* m, float* v) override {
@@ -64,7 +54,6 @@ class CudaPretrainBackend final : public PretrainBackend {
   int64_t total() const { return (int64_t)model_.table().total(); }
   std::string name_;
   AdamWConfig cfg_;
-  Pretrainer<float, CudaBackend> model_;
   cuda::DeviceVec<float> m_, v_;
   cuda::DeviceVec<cuda::AdamWSegment> segments_;
   cuda::DeviceVec<double> norm_;

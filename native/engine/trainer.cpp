@@ -60,20 +60,10 @@ PretrainOptions PretrainOptions::from_json(const std::string& text) {
 
 namespace {
 // The CPU engine: the model's own buffers and the CPU AdamW (no copies in a step).
-class CpuPretrainBackend final : public PretrainBackend {
+class CpuPretrainBackend final : public ModelPretrainBackend<Pretrainer<float>> {
  public:
-  explicit CpuPretrainBackend(const PretrainOptions& opt) : model_(opt.model), adam_(model_.table(), opt.adam) {}
-  const ParamTable& table() const override { return model_.table(); }
-  bool has_discriminator() const override { return model_.has_discriminator(); }
-  void init_weights(uint64_t seed, double range) override { model_.init_weights(seed, range); }
-  void zero_grads() override { model_.zero_grads(); }
-  StepStats forward_backward(const Batch& b, const MaskedInputs& mk, uint64_t seed, uint32_t step, bool training,
-                             bool backward, double grad_scale) override {
-    return model_.forward_backward(b, mk, nullptr, seed, step, training, backward, grad_scale);
-  }
+  explicit CpuPretrainBackend(const PretrainOptions& opt) : ModelPretrainBackend(opt.model), adam_(model_.table(), opt.adam) {}
   double optimizer_step(double lr) override { return adam_.step(model_.params().data(), model_.grads().data(), lr); }
-  const std::vector<float>& disc_logits() const override { return model_.disc_logits(); }
-  const std::vector<int32_t>& disc_labels() const override { return model_.disc_labels(); }
   void read_params(float* h) override { std::copy(model_.params().begin(), model_.params().end(), h); }
   void write_params(const float* h) override { std::copy(h, h + model_.params().size(), model_.params().begin()); }
   void read_moments(float* m, float* v) override {
@@ -87,7 +77,6 @@ class CpuPretrainBackend final : public PretrainBackend {
   std::string device_name() const override { return "cpu"; }
 
  private:
-  Pretrainer<float> model_;
   AdamW<float> adam_;
 };
 }  // namespace

@@ -65,6 +65,26 @@ class PretrainBackend {
   virtual void write_moments(const float* m, const float* v) = 0;
   virtual std::string device_name() const = 0;        // "cpu" or the GPU's name
 };
+// What every backend forwards to its Pretrainer (Model: Pretrainer<float, K>).
+template <typename Model>
+class ModelPretrainBackend : public PretrainBackend {
+ public:
+  explicit ModelPretrainBackend(const PretrainConfig& cfg) : model_(cfg) {}
+  const ParamTable& table() const override { return model_.table(); }
+  bool has_discriminator() const override { return model_.has_discriminator(); }
+  void init_weights(uint64_t seed, double range) override { model_.init_weights(seed, range); }
+  void zero_grads() override { model_.zero_grads(); }
+  StepStats forward_backward(const Batch& b, const MaskedInputs& mk, uint64_t seed, uint32_t step, bool training,
+                             bool backward, double grad_scale) override {
+    return model_.forward_backward(b, mk, nullptr, seed, step, training, backward, grad_scale);
+  }
+  const std::vector<float>& disc_logits() const override { return model_.disc_logits(); }
+  const std::vector<int32_t>& disc_labels() const override { return model_.disc_labels(); }
+
+ protected:
+  Model model_;
+};
+
 std::unique_ptr<PretrainBackend> make_cpu_pretrain_backend(const PretrainOptions& opt);
 // Throws electra::Error when the build has no CUDA backend or the machine no device.
 std::unique_ptr<PretrainBackend> make_cuda_pretrain_backend(const PretrainOptions& opt);
