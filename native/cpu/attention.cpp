@@ -49,26 +49,33 @@ ELECTRA_MULTIVERSION static void softmax_dropout_bwd_row_f32(float* dr, const fl
 }
 
 
-// fp32 softmax of one score row in place: scaled, padding keys (mask 0, when `any`) excluded.
-ELECTRA_MULTIVERSION static void softmax_row_f32(float* row, int T, float scale, const int32_t* mrow, bool any) {
-  const bool masked = any && mrow;
+// fp32 softmax of one score row in place: scaled, padding keys (mask 0, when `any`) excluded. The
+// masked and unmasked rows are separate loops: GCC vectorises each, but not one loop that tests a
+// loop-invariant flag (the unmasked rows then ran scalar, 2.5x slower).
+template <bool Masked>
+static inline __attribute__((always_inline)) void softmax_row(float* row, int T, float scale, const int32_t* mrow) {
   float mx = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : mx)
   for (int t2 = 0; t2 < T; t2++) {
-    const float v = masked && !mrow[t2] ? -std::numeric_limits<float>::infinity() : row[t2] * scale;
+    const float v = Masked && !mrow[t2] ? -std::numeric_limits<float>::infinity() : row[t2] * scale;
     row[t2] = v;
     mx = v > mx ? v : mx;
   }
   float sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int t2 = 0; t2 < T; t2++) {
-    const float e = masked && !mrow[t2] ? 0.f : vm_exp(row[t2] - mx);
+    const float e = Masked && !mrow[t2] ? 0.f : vm_exp(row[t2] - mx);
     row[t2] = e;
     sum += e;
   }
   const float inv = 1.f / sum;
 #pragma omp simd
   for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
+}
+
+ELECTRA_MULTIVERSION static void softmax_row_f32(float* row, int T, float scale, const int32_t* mrow, bool any) {
+  if (any && mrow) softmax_row<true>(row, T, scale, mrow);
+  else softmax_row<false>(row, T, scale, nullptr);
 }
 
 // Scratch of one task (T x T each): the probabilities (when not kept by the caller), the dropped
@@ -89,8 +96,9 @@ struct AttnScratch {
 template <typename F>
 static void probabilities(Precision prec, F* a, AttnScratch<F>& s, const F* q, const F* k, const int32_t* mrow,
                           int T, int C3, int HS, F scale) {
-  bool any = !mrow;
-  for (int t = 0; mrow && t < T; t++) any |= mrow[t] != 0;
+  bool any = !mrow, all = true;
+  for (int t = 0; mrow && t < T; t++) any |= mrow[t] != 0, all &= mrow[t] != 0;
+  if (all) mrow = nullptr;  // no padding key: the unmasked softmax (the same values, no mask reads)
   mm(prec, a, T, q, C3, 1, k, C3, T, T, HS, false, true);  // scores = q k^T (k read transposed in place)
   for (int t = 0; t < T; t++) {
     F* row = a + (size_t)t * T;
