@@ -38,11 +38,21 @@ static void mm(Precision prec, F* C, int ldc, const F* A, int sai, int sak, cons
 // Softmax-and-dropout backward of one row, in place: dr = a * (dr * keep - sum(a * dr * keep)) * scale.
 ELECTRA_MULTIVERSION static void softmax_dropout_bwd_row_f32(float* dr, const float* ar, const float* kr, int T,
                                                              float scale) {
+  constexpr int W = 16;  // 16 running sums, folded at the end (see softmax_row)
+  const int Tw = T / W * W;
+  float d[W] = {};
+  for (int t = 0; t < Tw; t += W) {
+#pragma omp simd
+    for (int j = 0; j < W; j++) {
+      dr[t + j] *= kr[t + j];
+      d[j] += ar[t + j] * dr[t + j];
+    }
+  }
   float dot = 0;
-#pragma omp simd reduction(+ : dot)
-  for (int t2 = 0; t2 < T; t2++) {
-    dr[t2] *= kr[t2];
-    dot += ar[t2] * dr[t2];
+  for (int j = 0; j < W; j++) dot += d[j];
+  for (int t = Tw; t < T; t++) {
+    dr[t] *= kr[t];
+    dot += ar[t] * dr[t];
   }
 #pragma omp simd
   for (int t2 = 0; t2 < T; t2++) dr[t2] = ar[t2] * (dr[t2] - dot) * scale;
@@ -52,20 +62,45 @@ ELECTRA_MULTIVERSION static void softmax_dropout_bwd_row_f32(float* dr, const fl
 // fp32 softmax of one score row in place: scaled, padding keys (mask 0, when `any`) excluded. The
 // masked and unmasked rows are separate loops: GCC vectorises each, but not one loop that tests a
 // loop-invariant flag (the unmasked rows then ran scalar, 2.5x slower).
+// Reductions keep 16 running values (one vector) and fold them at the end: GCC's `omp simd
+// reduction` goes through a stack array of lanes, set up and folded by scalar loops on every call,
+// which costs more than the 8 vectors of a 128-key row.
 template <bool Masked>
 static inline __attribute__((always_inline)) void softmax_row(float* row, int T, float scale, const int32_t* mrow) {
-  float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-  for (int t2 = 0; t2 < T; t2++) {
-    const float v = Masked && !mrow[t2] ? -std::numeric_limits<float>::infinity() : row[t2] * scale;
-    row[t2] = v;
+  constexpr int W = 16;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const int Tw = T / W * W;
+  float m[W];
+  for (int j = 0; j < W; j++) m[j] = kNegInf;
+  for (int t = 0; t < Tw; t += W) {
+#pragma omp simd
+    for (int j = 0; j < W; j++) {
+      const float v = Masked && !mrow[t + j] ? kNegInf : row[t + j] * scale;
+      row[t + j] = v;
+      m[j] = v > m[j] ? v : m[j];
+    }
+  }
+  float mx = kNegInf;
+  for (int j = 0; j < W; j++) mx = m[j] > mx ? m[j] : mx;
+  for (int t = Tw; t < T; t++) {
+    const float v = Masked && !mrow[t] ? kNegInf : row[t] * scale;
+    row[t] = v;
     mx = v > mx ? v : mx;
   }
+  float s[W] = {};
+  for (int t = 0; t < Tw; t += W) {
+#pragma omp simd
+    for (int j = 0; j < W; j++) {
+      const float e = Masked && !mrow[t + j] ? 0.f : vm_exp(row[t + j] - mx);
+      row[t + j] = e;
+      s[j] += e;
+    }
+  }
   float sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int t2 = 0; t2 < T; t2++) {
-    const float e = Masked && !mrow[t2] ? 0.f : vm_exp(row[t2] - mx);
-    row[t2] = e;
+  for (int j = 0; j < W; j++) sum += s[j];
+  for (int t = Tw; t < T; t++) {
+    const float e = Masked && !mrow[t] ? 0.f : vm_exp(row[t] - mx);
+    row[t] = e;
     sum += e;
   }
   const float inv = 1.f / sum;
