@@ -16,16 +16,32 @@ namespace electra {
 
 // Row kernels, compiled for AVX-512 / AVX2 / baseline (ELECTRA_MULTIVERSION) through the float
 // instantiation: LayerNorm is a few passes over rows of C values, bound by how wide they run.
+// Row sums keep 16 running values, folded at the end: GCC's `omp simd reduction` sets up and folds a
+// stack array of lanes with scalar loops on every call, which costs as much as a 256-wide row.
+constexpr int kLanes = 16;
+
 template <typename F>
 static inline __attribute__((always_inline)) void ln_fwd_row(F* y, F* mean, F* rstd, const F* x, const F* weight,
                                                              const F* bias, int C, double eps) {
+  const int Cw = C / kLanes * kLanes;
+  double acc[kLanes] = {};
+  for (int i = 0; i < Cw; i += kLanes)
+#pragma omp simd
+    for (int j = 0; j < kLanes; j++) acc[j] += x[i + j];
   double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int i = 0; i < C; i++) s += x[i];
+  for (int j = 0; j < kLanes; j++) s += acc[j];
+  for (int i = Cw; i < C; i++) s += x[i];
   const double m = s / C;
+  for (int j = 0; j < kLanes; j++) acc[j] = 0;
+  for (int i = 0; i < Cw; i += kLanes)
+#pragma omp simd
+    for (int j = 0; j < kLanes; j++) {
+      const double d = x[i + j] - m;
+      acc[j] += d * d;
+    }
   double v = 0;
-#pragma omp simd reduction(+ : v)
-  for (int i = 0; i < C; i++) {
+  for (int j = 0; j < kLanes; j++) v += acc[j];
+  for (int i = Cw; i < C; i++) {
     const double d = x[i] - m;
     v += d * d;
   }
@@ -42,9 +58,19 @@ static inline __attribute__((always_inline)) void ln_fwd_row(F* y, F* mean, F* r
 template <typename F>
 static inline __attribute__((always_inline)) void ln_bwd_row(F* dx, const F* dy, const F* x, F m, F r, const F* weight,
                                                              int C, bool accumulate) {
+  const int Cw = C / kLanes * kLanes;
+  double aa[kLanes] = {}, bb[kLanes] = {};
+  for (int i = 0; i < Cw; i += kLanes)
+#pragma omp simd
+    for (int j = 0; j < kLanes; j++) {
+      const double xhat = (double)((x[i + j] - m) * r);
+      const double dn = (double)dy[i + j] * weight[i + j];
+      aa[j] += dn;
+      bb[j] += dn * xhat;
+    }
   double a = 0, b = 0;
-#pragma omp simd reduction(+ : a, b)
-  for (int i = 0; i < C; i++) {
+  for (int j = 0; j < kLanes; j++) a += aa[j], b += bb[j];
+  for (int i = Cw; i < C; i++) {
     const double xhat = (double)((x[i] - m) * r);
     const double dn = (double)dy[i] * weight[i];
     a += dn;
