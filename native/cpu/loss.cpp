@@ -141,9 +141,17 @@ ELECTRA_MULTIVERSION static int gumbel_row_f32(const float* x, int V, float inv_
     const uint64_t g0 = row0 + (uint64_t)v0;
     const int v1 = std::min<int64_t>(V, (int64_t)v0 + 64 - (int64_t)(g0 & 63));
     const int m = v1 - v0;
+    // the chunk's largest score: 16 running maxima (no omp simd reduction, whose per-call lane array
+    // costs more than a 64-entry chunk)
+    float cm[16];
+    for (int k = 0; k < 16; k++) cm[k] = -std::numeric_limits<float>::infinity();
+    int j0 = 0;
+    for (; j0 + 16 <= m; j0 += 16)
+#pragma omp simd
+      for (int k = 0; k < 16; k++) cm[k] = std::max(cm[k], x[v0 + j0 + k] * inv_t);
     float cmax = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : cmax)
-    for (int j = 0; j < m; j++) cmax = std::max(cmax, x[v0 + j] * inv_t);
+    for (int k = 0; k < 16; k++) cmax = std::max(cmax, cm[k]);
+    for (; j0 < m; j0++) cmax = std::max(cmax, x[v0 + j0] * inv_t);
     if (cmax + kMaxNoise > best) {
       const int off = (int)(g0 & 63);  // position of v0 within its 64-index block
       const float* uu = u ? u + v0 : un;
