@@ -25,7 +25,7 @@
 // The row kernels' shared memory grows with T (one or two 16 x T arrays besides the tiles): 104 KiB for
 // bwd_rows at T = 512, HS = 128 (opted in above 48 KB); a T beyond the device's limit throws. The
 // row statistics (max, 1 / sum, D: 3 B NH T floats) pass from bwd_rows to bwd_cols through
-// stream-ordered scratch (cudaMallocAsync).
+// a scratch buffer grown on demand (common.cuh's Scratch: no allocation once the largest batch is seen).
 #include <cuda_bf16.h>
 
 #include <cmath>
@@ -565,17 +565,9 @@ static void backward_hs(float* dqkv, float* stats, const float* dout, const floa
   CUDA_CHECK_LAUNCH("attention_backward (cols)");
 }
 
-// Stream-ordered scratch, freed (in stream order) whatever happens between.
-struct AsyncScratch {
-  float* p = nullptr;
-  cudaStream_t cs;
-  AsyncScratch(size_t n, cudaStream_t s) : cs(s) { CUDA_CHECK(cudaMallocAsync((void**)&p, sizeof(float) * n, cs)); }
-  ~AsyncScratch() {
-    if (p) cudaFreeAsync(p, cs);
-  }
-  AsyncScratch(const AsyncScratch&) = delete;
-  AsyncScratch& operator=(const AsyncScratch&) = delete;
-};
+// The row statistics' buffer: grown when a larger batch first arrives, then reused (no allocation per
+// step). Calls on one device are queued on one stream in order, as the model issues them.
+static Scratch g_stats;
 
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, const int32_t* mask,
                         int B, int T, int C, int NH, float p_drop, uint64_t seed, uint64_t stream, Precision prec,
@@ -583,10 +575,10 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
   const int HS = head_size("attention_backward (CUDA)", C, NH);
   if (B <= 0 || T <= 0) return;
   const bool bf16 = prec == Precision::Bf16;
-  AsyncScratch stats(3 * (size_t)B * NH * T, cs);  // per-row max, 1 / sum, D
-  if (HS == 32) backward_hs<32>(dqkv, stats.p, dout, qkv, att, mask, B, T, C, NH, p_drop, seed, stream, bf16, cs);
-  else if (HS == 64) backward_hs<64>(dqkv, stats.p, dout, qkv, att, mask, B, T, C, NH, p_drop, seed, stream, bf16, cs);
-  else backward_hs<128>(dqkv, stats.p, dout, qkv, att, mask, B, T, C, NH, p_drop, seed, stream, bf16, cs);
+  float* stats = g_stats.get<float>(3 * (size_t)B * NH * T);  // per-row max, 1 / sum, D
+  if (HS == 32) backward_hs<32>(dqkv, stats, dout, qkv, att, mask, B, T, C, NH, p_drop, seed, stream, bf16, cs);
+  else if (HS == 64) backward_hs<64>(dqkv, stats, dout, qkv, att, mask, B, T, C, NH, p_drop, seed, stream, bf16, cs);
+  else backward_hs<128>(dqkv, stats, dout, qkv, att, mask, B, T, C, NH, p_drop, seed, stream, bf16, cs);
 }
 
 }  // namespace cuda

@@ -29,7 +29,8 @@ void attention_forward(float* out, float* att, const float* qkv, const int32_t* 
 // saved probabilities, or null to recompute them from qkv (the same bits as the forward's). The same
 // masks and precision as the forward; in bf16 mode the operands of dy v^T, dS k, dS^T q and
 // dropout(P)^T dy are rounded to bf16. Deterministic: no atomics, fixed summation orders. Takes
-// 3 B NH T floats of stream-ordered scratch (cudaMallocAsync) for per-row statistics.
+// 3 B NH T floats of scratch for per-row statistics, grown on demand and reused (no allocation per
+// step); calls on one device must not run concurrently on two streams.
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, const int32_t* mask,
                         int B, int T, int C, int NH, float p_drop, uint64_t seed, uint64_t stream, Precision prec,
                         cudaStream_t cs = 0);
