@@ -2,14 +2,15 @@
 # gpu-check.sh: the GPU checks, in one go, on a machine with an NVIDIA GPU (Node not needed): builds
 # the engine with its CUDA backend for this GPU, runs every native test (the GPU parity tests
 # test_cuda_* compare each CUDA kernel with its CPU twin) and the GPU benchmark, and prints a final
-# table. Logs go to $OUT when it is set (the device tool's output folder), else to the build folder.
+# table. Logs go to the build folder; when $OUT is set (the device tool's output folder) one combined
+# report, gpu-check.txt, is copied there (the tool brings back only a few files).
 #   native/test/gpu-check.sh            # from the repository root or anywhere
 #   BUILD=/tmp/b JOBS=16 native/test/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-gpu}
 JOBS=${JOBS:-$(nproc)}
-LOGS=${OUT:-$BUILD}
+LOGS=$BUILD/gpu-check-logs
 mkdir -p "$LOGS"
 t0=$(date +%s)
 
@@ -24,6 +25,7 @@ if ! cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DELECTRA_CUD
    ! cmake --build "$BUILD" -j "$JOBS" >"$LOGS/build.log" 2>&1; then
   tail -40 "$LOGS/configure.log" "$LOGS/build.log" 2>/dev/null
   echo "BUILD FAILED (logs: $LOGS)"
+  [ -n "${OUT:-}" ] && cat "$LOGS/configure.log" "$LOGS/build.log" > "$OUT/gpu-check.txt"
   exit 1
 fi
 t_build=$(( $(date +%s) - t0 ))
@@ -39,7 +41,7 @@ for t in "$BUILD"/test_cuda_* "$BUILD"/test_golden "$BUILD"/test_gradcheck; do
   secs=$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   summary=$(tail -1 "$LOGS/$name.log")
   rows+=("$(printf '%-24s %-5s %6ss  %s' "$name" "$status" "$secs" "$summary")")
-  grep -E "FAIL|failed|error|skipped" "$LOGS/$name.log" | head -20
+  grep -E "^FAIL|CHECK|exception|error|skipped" "$LOGS/$name.log" | head -20
 done
 
 echo "== benchmark"
@@ -59,4 +61,9 @@ echo "== summary (build ${t_build}s, total $(( $(date +%s) - t0 ))s)"
 printf '%s\n' "${rows[@]}"
 [ -f "$LOGS/bench_cuda.txt" ] && grep -E "^\|" "$LOGS/bench_cuda.txt"
 [ -f "$LOGS/torch_gpu_reference.txt" ] && grep -E "^\|" "$LOGS/torch_gpu_reference.txt"
+if [ -n "${OUT:-}" ]; then  # one report: every log, in order
+  for f in "$LOGS"/gpu.txt "$LOGS"/test_*.log "$LOGS"/bench_cuda.txt "$LOGS"/torch_gpu_reference.txt; do
+    [ -f "$f" ] && { echo "===== $(basename "$f")"; cat "$f"; }
+  done > "$OUT/gpu-check.txt"
+fi
 exit $fail
