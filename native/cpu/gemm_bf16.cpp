@@ -3,7 +3,7 @@
 // two k per instruction). Without AVX512-BF16 the operands are rounded the same way and the fp32
 // kernels of gemm.cpp sum them, so every machine computes with the same bf16 inputs.
 //
-// Blocking: k in blocks of KC (as gemm.cpp); rows in super-blocks of MC whose A is packed once per
+// Blocking: k in blocks of KC (all of K up to 1024); rows in super-blocks of MC whose A is packed once per
 // k block as bf16 pairs (A[i][k], A[i][k+1]) in one 32-bit word; B in panels of KC x NR (32) packed as
 // k-pair words, [pair][column]; a 6 x 32 register tile (12 zmm accumulators; 6 for a last panel of
 // at most 16 columns) does 2 x MR dot products of 16 lanes per k pair. Every C element sums its k pairs in increasing order whatever the
@@ -23,16 +23,19 @@
 
 namespace electra {
 
-#ifndef ELECTRA_BF16_KC
-#define ELECTRA_BF16_KC 256
-#endif
-static constexpr int KC = ELECTRA_BF16_KC;  // k block (pairs: KC / 2)
-#ifndef ELECTRA_BF16_MC  // overridable for tuning experiments
-#define ELECTRA_BF16_MC 1536
-#endif
-// Rows per packed A super-block (768 KB at KC, in L2): B is repacked 4x less often than at 384;
-// timings of 384 and 1536 differ by less than the run-to-run noise (~10%).
-static constexpr int MC = ELECTRA_BF16_MC;
+// The k block: all of K up to kMaxKC (then C is written once, never reloaded: 20-35% faster for K =
+// 768 than blocks of 256), else blocks of 256. A block's k pairs are summed in order into C, so the
+// blocking changes no result. Rows go in super-blocks whose packed A (rows x KC/2 words) fits in
+// 768 KB of L2: 1536 rows at KC 256, 384 at 1024.
+static constexpr int kMaxKC = 1024;
+static constexpr int kLongKC = 256;
+static constexpr int kPackedABytes = 768 * 1024;
+static inline int kc_for(int K) { return K <= kMaxKC ? K : kLongKC; }
+static inline int kpw_for(int kc) { return (kc + 31) / 32 * 16; }  // pair words per packed row: whole vectors
+static inline int mc_for(int kpw) {  // a multiple of 48 (MR and 16, for the pair-major layout's stores)
+  const int mc = kPackedABytes / 4 / kpw / 48 * 48;
+  return mc > 48 ? mc : 48;
+}
 static constexpr int MR = 6;
 #ifndef ELECTRA_BF16_NR  // overridable for tuning experiments
 #define ELECTRA_BF16_NR 32
@@ -82,13 +85,14 @@ BF16_TARGET static inline __m512i pair_words(__m512 lo, __m512 hi) {
 
 // A rows [i0, i0 + mr) x k [k0, k1) -> pair words in one of two layouts, chosen for A's strides
 // (returned as the strides of a row and of a pair): row-major A (sak 1) packs row by row,
-// Ap[r * kpw + p]; transposed A (sai 1) packs pair by pair, Ap[p * MC + r], so that both are
-// written with whole-vector stores. Pairs past k1 are zero.
+// Ap[r * kpw + p]; transposed A (sai 1) packs pair by pair, Ap[p * MC + r] (MC: the super-block's
+// row capacity, a multiple of 16), so that both are written with whole-vector stores. Pairs past k1
+// are zero.
 struct PackedA {
   int sr, sp;
 };
-BF16_TARGET static PackedA pack_a(uint32_t* Ap, int kpw, const float* A, int sai, int sak, int i0, int mr, int k0,
-                                  int k1) {
+BF16_TARGET static PackedA pack_a(uint32_t* Ap, int kpw, int MC, const float* A, int sai, int sak, int i0, int mr,
+                                  int k0, int k1) {
   const int kn = k1 - k0;
   if (sak == 1) {  // rows contiguous in k: 32 floats -> 32 bf16 = 16 pair words per store
     for (int r = 0; r < mr; r++) {
@@ -278,10 +282,11 @@ BF16_TARGET static void panel_rows(float* c, int ldc, const uint32_t* ap, int sr
 BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb,
                                          int rows, int cols, int K, bool accumulate, bool b_trans,
                                          const float* bias) {
-  constexpr int KPW = KC / 2;  // pair words per packed A row (a multiple of 16: whole-vector stores)
+  if (K <= 0) return;  // accumulating nothing (without accumulate, gemm_bf16 wrote the bias already)
+  const int KC = kc_for(K), KPW = kpw_for(KC), MC = mc_for(KPW);
   // Per-thread buffers, looked up once per call (in the addon's position-independent code every
   // access to a thread_local may be a __tls_get_addr call).
-  alignas(64) static thread_local uint32_t bp_tls[KPW * NR];
+  alignas(64) static thread_local uint32_t bp_tls[kMaxKC / 2 * NR];  // one B panel
   static thread_local std::vector<uint32_t> ap_tls;
   ap_tls.resize((size_t)MC * KPW + 16);  // either layout: MC rows x KPW pairs
   uint32_t* const bp = bp_tls;
@@ -290,7 +295,7 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
     const int k1 = std::min(K, k0 + KC), kp = (k1 - k0 + 1) / 2;
     for (int i0 = 0; i0 < rows; i0 += MC) {
       const int mc = std::min(MC, rows - i0);
-      const PackedA pa = pack_a(apd, KPW, A, sai, sak, i0, mc, k0, k1);
+      const PackedA pa = pack_a(apd, KPW, MC, A, sai, sak, i0, mc, k0, k1);
       for (int j = 0; j < cols; j += NR) {
         const int w = std::min(NR, cols - j);
         __mmask16 m[NR / 16];

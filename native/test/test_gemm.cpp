@@ -69,7 +69,7 @@ double worst(const Case& c, const Operands& o, const std::vector<float>& C, bool
 const Case kCases[] = {
     {1, 1, 1, 0},    {5, 7, 3, 0},     {6, 32, 256, 0}, {7, 33, 257, 0}, {13, 70, 511, 0}, {97, 48, 64, 0},
     {100, 17, 300, 1}, {31, 64, 129, 1}, {6, 16, 2, 1},  {17, 40, 77, 2}, {2, 5, 600, 2},  {192, 96, 128, 0},
-    {3, 5, 0, 0},
+    {3, 5, 0, 0},    {9, 33, 1100, 0}, {37, 40, 1500, 1},  // K past one k block (1024): blocks of 256
 };
 // How C starts: its old values (accumulate), zero, or a bias row.
 enum Start { kAccumulate, kZero, kBias };
@@ -111,7 +111,7 @@ TEST(gemm_bf16_matches_float64_on_rounded_operands) {
 
 TEST(gemm_bf16_rows_split_anywhere_give_the_same_bits) {
   std::mt19937 g(3);
-  for (const Case& c : {Case{200, 70, 300, 0}, Case{150, 40, 513, 1}}) {
+  for (const Case& c : {Case{200, 70, 300, 0}, Case{150, 40, 513, 1}, Case{130, 35, 1300, 1}}) {
     Operands o = make(c, g);
     std::vector<float> whole = o.C0, parts = o.C0;
     gemm_bf16(whole.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, true);
