@@ -1,6 +1,5 @@
 // layernorm.cpp: LayerNorm forward and backward over the last dimension (biased variance, as
 // torch.nn.LayerNorm and TensorFlow's layer_norm). Statistics are accumulated in double.
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "cpu/parallel.h"
 #include "cpu/simd.h"
 #include "engine/profile.h"
 
@@ -102,30 +102,33 @@ static inline __attribute__((always_inline)) void ln_dw_cols(F* sw, F* sb, const
   }
 }
 
-ELECTRA_MULTIVERSION static void ln_fwd_rows_f32(float* out, float* mean, float* rstd, const float* inp,
-                                                 const float* weight, const float* bias, int n0, int n1, int C,
-                                                 double eps) {
+template <typename F>
+static inline __attribute__((always_inline)) void ln_fwd_rows(F* out, F* mean, F* rstd, const F* inp, const F* weight,
+                                                              const F* bias, int n0, int n1, int C, double eps) {
   for (int n = n0; n < n1; n++)
     ln_fwd_row(out + (int64_t)n * C, mean + n, rstd + n, inp + (int64_t)n * C, weight, bias, C, eps);
 }
-ELECTRA_MULTIVERSION static void ln_bwd_rows_f32(float* dinp, const float* dout, const float* inp, const float* mean,
-                                                 const float* rstd, const float* weight, int n0, int n1, int C,
-                                                 bool accumulate) {
+template <typename F>
+static inline __attribute__((always_inline)) void ln_bwd_rows(F* dinp, const F* dout, const F* inp, const F* mean,
+                                                              const F* rstd, const F* weight, int n0, int n1, int C,
+                                                              bool accumulate) {
   for (int n = n0; n < n1; n++)
     ln_bwd_row(dinp + (int64_t)n * C, dout + (int64_t)n * C, inp + (int64_t)n * C, mean[n], rstd[n], weight, C,
                accumulate);
 }
+ELECTRA_MULTIVERSION static void ln_fwd_rows_f32(float* out, float* mean, float* rstd, const float* inp,
+                                                 const float* weight, const float* bias, int n0, int n1, int C,
+                                                 double eps) {
+  ln_fwd_rows(out, mean, rstd, inp, weight, bias, n0, n1, C, eps);
+}
+ELECTRA_MULTIVERSION static void ln_bwd_rows_f32(float* dinp, const float* dout, const float* inp, const float* mean,
+                                                 const float* rstd, const float* weight, int n0, int n1, int C,
+                                                 bool accumulate) {
+  ln_bwd_rows(dinp, dout, inp, mean, rstd, weight, n0, n1, C, accumulate);
+}
 ELECTRA_MULTIVERSION static void ln_dw_cols_f32(float* sw, float* sb, const float* dout, const float* inp,
                                                 const float* mean, const float* rstd, int N, int C, int lo, int w) {
   ln_dw_cols(sw, sb, dout, inp, mean, rstd, N, C, lo, w);
-}
-
-// Rows [lo, hi) of the calling thread in a parallel region (static schedule's split).
-static inline void my_rows(int N, int& lo, int& hi) {
-  const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-  const int chunk = (N + nt - 1) / nt;
-  lo = std::min(N, t * chunk);
-  hi = std::min(N, lo + chunk);
 }
 
 template <typename F>
@@ -135,13 +138,9 @@ void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* weight, 
 #pragma omp parallel
   {
     int lo, hi;
-    my_rows(N, lo, hi);
-    if constexpr (std::is_same_v<F, float>) {
-      ln_fwd_rows_f32(out, mean, rstd, inp, weight, bias, lo, hi, C, eps);
-    } else {
-      for (int n = lo; n < hi; n++)
-        ln_fwd_row(out + (int64_t)n * C, mean + n, rstd + n, inp + (int64_t)n * C, weight, bias, C, eps);
-    }
+    thread_range(N, lo, hi);
+    if constexpr (std::is_same_v<F, float>) ln_fwd_rows_f32(out, mean, rstd, inp, weight, bias, lo, hi, C, eps);
+    else ln_fwd_rows(out, mean, rstd, inp, weight, bias, lo, hi, C, eps);
   }
 }
 
@@ -154,9 +153,9 @@ void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* i
     // sweeping rows so that memory is read contiguously.
 #pragma omp parallel
     {
-      const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-      const int chunk = (C + nt - 1) / nt;
-      const int lo = std::min(C, t * chunk), hi = std::min(C, lo + chunk), w = hi - lo;
+      int lo, hi;
+      thread_range(C, lo, hi);
+      const int w = hi - lo;
       if (w > 0) {
         static thread_local std::vector<F> sw_tls, sb_tls;
         sw_tls.assign((size_t)w, F(0));
@@ -176,14 +175,9 @@ void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* i
 #pragma omp parallel
     {
       int lo, hi;
-      my_rows(N, lo, hi);
-      if constexpr (std::is_same_v<F, float>) {
-        ln_bwd_rows_f32(dinp, dout, inp, mean, rstd, weight, lo, hi, C, accumulate);
-      } else {
-        for (int n = lo; n < hi; n++)
-          ln_bwd_row(dinp + (int64_t)n * C, dout + (int64_t)n * C, inp + (int64_t)n * C, mean[n], rstd[n], weight, C,
-                     accumulate);
-      }
+      thread_range(N, lo, hi);
+      if constexpr (std::is_same_v<F, float>) ln_bwd_rows_f32(dinp, dout, inp, mean, rstd, weight, lo, hi, C, accumulate);
+      else ln_bwd_rows(dinp, dout, inp, mean, rstd, weight, lo, hi, C, accumulate);
     }
   }
 }

@@ -10,21 +10,13 @@
 
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
+#include "cpu/parallel.h"
 #include "engine/profile.h"
 #include "cpu/simd.h"
 
 namespace electra {
 
 #define INLINE inline __attribute__((always_inline))
-
-// Splits [0, n) into the calling thread's contiguous chunk of a parallel region.
-static inline void thread_range(int n, int& lo, int& hi) {
-  const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-  const int chunk = (n + nt - 1) / nt;
-  lo = t * chunk < n ? t * chunk : n;
-  hi = lo + chunk < n ? lo + chunk : n;
-}
-
 
 // Rows [n0, n1) of out = inp @ weight^T + bias, four output features at a time.
 template <typename F>

@@ -125,6 +125,23 @@ static __device__ void accum_tile(float (&acc)[kWarpRows][HS / 32], const float*
   }
 }
 
+// Out row r (kRows x T, stride T, in shared memory) = the raw dots of row t0 + r of xsrc with every
+// row of ysrc (both HS wide, row strides xstride and ystride), the y rows read through the shared tile KV
+// by kKeys rows: q k^T in the forward and the backward's row pass, dy v^T in the latter. X receives the
+// block's x rows. Every thread of the block calls it; Out is complete when it returns.
+template <int HS>
+static __device__ void rows_dot_keys(float* Out, float* X, float* KV, const float* xsrc, int xstride,
+                                     const float* ysrc, int ystride, int t0, int T, bool bf16) {
+  load_rows<HS>(X, HS, xsrc, xstride, t0, kRows, T, bf16);
+  for (int c0 = 0; c0 < T; c0 += kKeys) {
+    __syncthreads();  // X written; the previous tile read
+    load_rows<HS>(KV, HS + 1, ysrc, ystride, c0, kKeys, T, bf16);
+    __syncthreads();
+    dot_tile<HS>(Out, T, X, KV, c0, T);
+  }
+  __syncthreads();
+}
+
 // out row t0 + r (stride ldo, HS columns) = A row r (kRows x T, stride T, in shared memory) times the T
 // rows of src (stride `stride`, read through the shared tile KV by kKeys rows): P v in the forward, dS k
 // in the backward's row pass. Every thread of the block calls it.
@@ -230,14 +247,7 @@ static __global__ void __launch_bounds__(kThreads)
   const int32_t* kmask = key_masking(mrow, T) ? mrow : nullptr;
 
   // S = q k^T (raw dots), by key tiles
-  load_rows<HS>(Qs, HS, q, C3, t0, kRows, T, bf16);
-  for (int c0 = 0; c0 < T; c0 += kKeys) {
-    __syncthreads();  // Qs written; the previous tile read
-    load_rows<HS>(KV, HS + 1, k, C3, c0, kKeys, T, bf16);
-    __syncthreads();
-    dot_tile<HS>(S, T, Qs, KV, c0, T);
-  }
-  __syncthreads();
+  rows_dot_keys<HS>(S, Qs, KV, q, C3, k, C3, t0, T, bf16);
 
   // each warp: its rows' softmax, att, dropout (P becomes the operand of P v)
   for (int i = 0; i < kWarpRows; i++) {
@@ -292,14 +302,7 @@ static __global__ void __launch_bounds__(kThreads)
 
   // S = P of the block's rows: recomputed as the forward does, or read from att
   if (!att) {
-    load_rows<HS>(X, HS, q, C3, t0, kRows, T, bf16);
-    for (int c0 = 0; c0 < T; c0 += kKeys) {
-      __syncthreads();
-      load_rows<HS>(KV, HS + 1, k, C3, c0, kKeys, T, bf16);
-      __syncthreads();
-      dot_tile<HS>(S, T, X, KV, c0, T);
-    }
-    __syncthreads();
+    rows_dot_keys<HS>(S, X, KV, q, C3, k, C3, t0, T, bf16);
     for (int i = 0; i < kWarpRows; i++) {
       const int r = warp * kWarpRows + i, t = t0 + r;
       if (t >= T) break;
@@ -318,14 +321,7 @@ static __global__ void __launch_bounds__(kThreads)
   __syncthreads();  // X (q) free; S complete
 
   // G = dy v^T (raw dots), by value tiles
-  load_rows<HS>(X, HS, dy, C, t0, kRows, T, bf16);
-  for (int c0 = 0; c0 < T; c0 += kKeys) {
-    __syncthreads();
-    load_rows<HS>(KV, HS + 1, v, C3, c0, kKeys, T, bf16);
-    __syncthreads();
-    dot_tile<HS>(G, T, X, KV, c0, T);
-  }
-  __syncthreads();
+  rows_dot_keys<HS>(G, X, KV, dy, C, v, C3, t0, T, bf16);
 
   // each warp, its rows: G = dropout(G) (the forward's masks), D = sum P G, G = operand(P (G - D) scale)
   // = dS. Rows past T keep G = 0 (their dy rows are zero) and are never stored.

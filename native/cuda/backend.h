@@ -12,14 +12,11 @@
 #include "cuda/buffer.h"
 #include "cuda/kernels.cuh"
 #include "cuda/matmul.cuh"
+#include "engine/backend.h"  // ELECTRA_FORWARD_TO
 
 namespace electra {
 
-#define ELECTRA_FORWARD_CUDA_KERNEL(name)                                                \
-  template <typename... A>                                                               \
-  static void name(A&&... a) {                                                           \
-    ::electra::cuda::name(std::forward<A>(a)...);                                        \
-  }
+#define ELECTRA_FORWARD_CUDA_KERNEL(name) ELECTRA_FORWARD_TO(::electra::cuda, name)
 
 struct CudaBackend {
   static double* loss_slot() {

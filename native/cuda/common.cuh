@@ -3,6 +3,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <mutex>
 #include <string>
 
 #include "engine/common.h"
@@ -27,24 +28,35 @@ namespace cuda {
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // A device buffer that grows on demand and is then reused: allocation happens when a size is first
-// seen, never per step. One per use site (function-static); not shared between host threads.
+// seen, never per step. One per use site (function- or file-static), one buffer per device, safe to
+// ask for from several host threads; the work queued with it must be on one stream per device.
 struct Scratch {
-  void* p = nullptr;
-  size_t bytes = 0;
+  static constexpr int kMaxDevices = 64;
+  std::mutex mu;
+  void* p[kMaxDevices] = {};
+  size_t bytes[kMaxDevices] = {};
   template <typename T>
   T* get(size_t count) {
+    int dev = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    if (dev < 0 || dev >= kMaxDevices) throw Error("CUDA scratch: device index " + std::to_string(dev) + " out of range");
     const size_t need = sizeof(T) * (count ? count : 1);
-    if (need > bytes) {
-      if (p) CUDA_CHECK(cudaFree(p));
-      p = nullptr;
-      bytes = 0;
-      CUDA_CHECK(cudaMalloc(&p, need));
-      bytes = need;
+    std::lock_guard<std::mutex> lock(mu);
+    if (need > bytes[dev]) {
+      if (p[dev]) {  // the device may still be using the old buffer
+        CUDA_CHECK(cudaDeviceSynchronize());
+        CUDA_CHECK(cudaFree(p[dev]));
+      }
+      p[dev] = nullptr;
+      bytes[dev] = 0;
+      CUDA_CHECK(cudaMalloc(&p[dev], need));
+      bytes[dev] = need;
     }
-    return static_cast<T*>(p);
+    return static_cast<T*>(p[dev]);
   }
   ~Scratch() {
-    if (p) cudaFree(p);  // at exit the context may be gone: nothing to report
+    for (void* q : p)
+      if (q) cudaFree(q);  // at exit the context may be gone: nothing to report
   }
 };
 

@@ -26,7 +26,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 
 #include "cuda/common.cuh"
 #include "cuda/matmul.cuh"
@@ -467,28 +466,8 @@ static int splitk_plan(int M, int N, int K, int batch, int& kc) {
   return (int)ceil_div(K, kc);  // >= 2: kc <= K / s + 32 < K, as K / s >= SPLITK_MIN_K
 }
 
-// The split-K scratch of the current device: grown (never shrunk) on demand, after the device has
-// finished with the old one.
-static float* splitk_workspace(size_t floats) {
-  static std::mutex mu;
-  static float* buf[64] = {};
-  static size_t cap[64] = {};
-  int dev = 0;
-  CUDA_CHECK(cudaGetDevice(&dev));
-  if (dev < 0 || dev >= 64) throw Error("CUDA gemm: device index out of range for the split-K scratch");
-  std::lock_guard<std::mutex> lock(mu);
-  if (floats > cap[dev]) {
-    if (buf[dev]) {
-      CUDA_CHECK(cudaDeviceSynchronize());
-      CUDA_CHECK(cudaFree(buf[dev]));
-      buf[dev] = nullptr;
-      cap[dev] = 0;
-    }
-    CUDA_CHECK(cudaMalloc(&buf[dev], floats * sizeof(float)));
-    cap[dev] = floats;
-  }
-  return buf[dev];
-}
+// The split-K partial sums (common.cuh's Scratch: per device, grown on demand, never per call).
+static Scratch g_splitk;
 
 static bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
@@ -546,7 +525,7 @@ void gemm(float* C, int64_t ldc, const float* A, int64_t lda, bool a_trans, cons
   if (ceil_div(M, BM) > 65535 || batch > 65535) throw Error("CUDA gemm: too many rows or batch entries");
   int kc = K;
   const int S = splitk_plan(M, Ncol, K, batch, kc);
-  float* ws = S > 1 ? splitk_workspace((size_t)S * M * Ncol) : nullptr;
+  float* ws = S > 1 ? g_splitk.get<float>((size_t)S * M * Ncol) : nullptr;
   const GemmParams p = gemm_params(C, ldc, A, lda, a_trans, B, ldb, b_trans, M, Ncol, K, bias, accumulate, stride_c,
                                    stride_a, stride_b, S, kc, ws);
   const dim3 grid((unsigned)ceil_div(Ncol, BN), (unsigned)ceil_div(M, BM), (unsigned)(S > 1 ? S : batch));

@@ -11,11 +11,13 @@
 
 namespace electra {
 
-#define ELECTRA_FORWARD_KERNEL(name)                                                     \
+// A backend's member `name` that forwards its arguments to the kernel ns::name (both backends use it).
+#define ELECTRA_FORWARD_TO(ns, name)                                                     \
   template <typename... A>                                                               \
   static void name(A&&... a) {                                                           \
-    ::electra::name(std::forward<A>(a)...);                                              \
+    ns::name(std::forward<A>(a)...);                                                     \
   }
+#define ELECTRA_FORWARD_KERNEL(name) ELECTRA_FORWARD_TO(::electra, name)
 
 struct CpuBackend {
   template <typename T>

@@ -7,11 +7,13 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "check.h"
 #include "cuda/common.cuh"
 #include "cuda/device.h"
+#include "engine/params.h"
 
 namespace cutest {
 
@@ -82,6 +84,29 @@ inline double elem_err(const std::vector<float>& got, const std::vector<float>& 
   for (size_t i = 0; i < want.size(); i++)
     e = std::max(e, (double)std::fabs(got[i] - want[i]) / (std::fabs((double)want[i]) + floor));
   return e;
+}
+
+// n values at device pointer d, after the device has finished.
+template <typename T>
+std::vector<T> to_host(const T* d, size_t n) {
+  std::vector<T> h(n);
+  CUDA_CHECK(cudaDeviceSynchronize());
+  CUDA_CHECK(cudaMemcpy(h.data(), d, sizeof(T) * n, cudaMemcpyDeviceToHost));
+  return h;
+}
+
+// The worst per-tensor error of two flat parameter buffers (rel_err over each tensor of the table),
+// and which tensor it was.
+inline double worst_tensor(const electra::ParamTable& t, const std::vector<float>& got, const std::vector<float>& want,
+                           std::string* which) {
+  double w = 0;
+  for (const electra::TensorEntry& e : t.entries()) {
+    const std::vector<float> a(got.begin() + e.offset, got.begin() + e.offset + e.size);
+    const std::vector<float> b(want.begin() + e.offset, want.begin() + e.offset + e.size);
+    const double r = rel_err(a, b);
+    if (r > w) w = r, *which = e.name;
+  }
+  return w;
 }
 
 }  // namespace cutest

@@ -20,12 +20,8 @@ using cutest::Buf;
 
 static const int64_t kSizes[] = {1, 63, 64, 65, 1000, 4099, 1 << 20};
 
-static double device_double(const double* d) {
-  double h = 0;
-  CUDA_CHECK(cudaDeviceSynchronize());
-  CUDA_CHECK(cudaMemcpy(&h, d, sizeof(double), cudaMemcpyDeviceToHost));
-  return h;
-}
+// The value at a device double (a loss or a norm).
+static double device_double(const double* d) { return cutest::to_host(d, 1)[0]; }
 
 TEST(gelu_matches_cpu) {
   REQUIRE_DEVICE();

@@ -23,27 +23,6 @@ struct Case {
   Precision prec;
 };
 
-template <typename T>
-std::vector<T> to_host(const T* d, size_t n) {
-  std::vector<T> h(n);
-  CUDA_CHECK(cudaDeviceSynchronize());
-  CUDA_CHECK(cudaMemcpy(h.data(), d, sizeof(T) * n, cudaMemcpyDeviceToHost));
-  return h;
-}
-
-// The worst per-tensor error (max |a - b| / max |b| over each tensor of the table).
-double worst_tensor(const ParamTable& t, const std::vector<float>& got, const std::vector<float>& want,
-                    std::string* which) {
-  double w = 0;
-  for (const TensorEntry& e : t.entries()) {
-    std::vector<float> a(got.begin() + e.offset, got.begin() + e.offset + e.size);
-    std::vector<float> b(want.begin() + e.offset, want.begin() + e.offset + e.size);
-    const double r = cutest::rel_err(a, b);
-    if (r > w) w = r, *which = e.name;
-  }
-  return w;
-}
-
 void run(const Case& cs) {
   ElectraConfig c;
   c.vocab_size = 97;
@@ -94,7 +73,7 @@ void run(const Case& cs) {
   ghead.set_precision(cs.prec);
   genc.forward(bind(el, dparams.p), bind(nl, dparams.p), ids.data(), tt.data(), mask.data(), B, T, dr);
   ghead.forward(bind(hl, dparams.p), genc.output(), BT, c.hidden_size);
-  const std::vector<float> glogits = to_host(ghead.logits(), BT);
+  const std::vector<float> glogits = cutest::to_host(ghead.logits(), BT);
   float* gdx = genc.output_grad_buffer();
   ghead.backward(gdx, bind(hl, dgrads.p), ddlogits, bind(hl, dparams.p), genc.output());
   genc.backward(bind(el, dgrads.p), bind(nl, dgrads.p), gdx, bind(el, dparams.p), bind(nl, dparams.p));
@@ -107,7 +86,7 @@ void run(const Case& cs) {
   const double tol = cs.prec == Precision::Bf16 ? 3e-2 : 1e-4;
   const double el_err = cutest::rel_err(glogits, logits);
   std::string which;
-  const double eg = worst_tensor(t, ggrads, grads, &which);
+  const double eg = cutest::worst_tensor(t, ggrads, grads, &which);
   std::printf("  B %d T %d padding %d %s: logits %.3g, worst gradient %.3g (%s)\n", B, T, cs.padding,
               cs.prec == Precision::Bf16 ? "bf16" : "fp32", el_err, eg, which.c_str());
   CHECK(el_err < tol);

@@ -51,24 +51,6 @@ struct Data {
   Batch batch() const { return {B, T, ids.data(), tt.data(), mask.data()}; }
 };
 
-double worst_tensor(const ParamTable& t, const std::vector<float>& got, const std::vector<float>& want, std::string* which) {
-  double w = 0;
-  for (const TensorEntry& e : t.entries()) {
-    const std::vector<float> a(got.begin() + e.offset, got.begin() + e.offset + e.size);
-    const std::vector<float> b(want.begin() + e.offset, want.begin() + e.offset + e.size);
-    const double r = cutest::rel_err(a, b);
-    if (r > w) w = r, *which = e.name;
-  }
-  return w;
-}
-
-std::vector<float> host(const cuda::DeviceVec<float>& v) {
-  std::vector<float> h(v.size());
-  CUDA_CHECK(cudaDeviceSynchronize());
-  CUDA_CHECK(cudaMemcpy(h.data(), v.data(), sizeof(float) * h.size(), cudaMemcpyDeviceToHost));
-  return h;
-}
-
 double rel(double a, double b) { return std::fabs(a - b) / (std::fabs(b) + 1e-12); }
 
 void one_step(Precision prec) {
@@ -83,7 +65,7 @@ void one_step(Precision prec) {
   const StepStats a = cpu.forward_backward(d.batch(), mk, nullptr, 9, 1, true, true);
   const StepStats b = gpu.forward_backward(d.batch(), mk, nullptr, 9, 1, true, true);
   std::string which;
-  const double eg = worst_tensor(cpu.table(), host(gpu.grads()), cpu.grads(), &which);
+  const double eg = cutest::worst_tensor(cpu.table(), cutest::to_host(gpu.grads().data(), gpu.grads().size()), cpu.grads(), &which);
   std::printf("  %s step: gen loss %.6f / %.6f, disc loss %.6f / %.6f, worst gradient %.3g (%s)\n",
               prec == Precision::Bf16 ? "bf16" : "fp32", b.gen_loss, a.gen_loss, b.disc_loss, a.disc_loss, eg, which.c_str());
   // The same samples (the Gumbel noise is the same; only a near-tie within rounding could differ).
@@ -127,7 +109,7 @@ void ten_steps(Precision prec) {
                      (float)oc.beta1, (float)oc.beta2, (float)oc.eps, (float)oc.clip_norm);
   }
   std::string which;
-  const double ep = worst_tensor(cpu.table(), host(gpu.params()), cpu.params(), &which);
+  const double ep = cutest::worst_tensor(cpu.table(), cutest::to_host(gpu.params().data(), gpu.params().size()), cpu.params(), &which);
   std::printf("  %s, 10 steps: worst loss difference %.3g, worst weight difference %.3g (%s)\n",
               prec == Precision::Bf16 ? "bf16" : "fp32", worst_loss, ep, which.c_str());
   // Adam normalises each update (m / sqrt(v)), so where a gradient is near zero a tiny difference can
@@ -170,7 +152,7 @@ TEST(trainer_on_cuda_matches_the_cpu_trainer_and_round_trips_its_state) {
     CHECK(rel(y.grad_norm, x.grad_norm) < 1e-3);
   }
   std::string which;
-  const double ep = worst_tensor(cpu.table(), gpu.params(), cpu.params(), &which);
+  const double ep = cutest::worst_tensor(cpu.table(), gpu.params(), cpu.params(), &which);
   std::printf("  trainer, 4 steps of 2 micro-batches: worst loss difference %.3g, weights %.3g (%s)\n", worst, ep, which.c_str());
   CHECK(worst < 1e-3);
   CHECK(ep < 1e-2);
