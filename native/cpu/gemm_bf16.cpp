@@ -5,7 +5,7 @@
 //
 // Blocking: k in blocks of KC (all of K up to 1024); rows in super-blocks of MC whose A is packed once per
 // k block as bf16 pairs (A[i][k], A[i][k+1]) in one 32-bit word; B in panels of KC x NR (32) packed as
-// k-pair words, [pair][column]; a 6 x 32 register tile (12 zmm accumulators; 6 for a last panel of
+// k-pair words, [pair][column]; an 8 x 32 register tile (16 zmm accumulators; 8 for a last panel of
 // at most 16 columns) does 2 x MR dot products of 16 lanes per k pair. Every C element sums its k pairs in increasing order whatever the
 // row split, so results do not depend on the thread count.
 //
@@ -32,16 +32,22 @@ static constexpr int kLongKC = 256;
 static constexpr int kPackedABytes = 768 * 1024;
 static inline int kc_for(int K) { return K <= kMaxKC ? K : kLongKC; }
 static inline int kpw_for(int kc) { return (kc + 31) / 32 * 16; }  // pair words per packed row: whole vectors
-static inline int mc_for(int kpw) {  // a multiple of 48 (MR and 16, for the pair-major layout's stores)
+static inline int mc_for(int kpw) {  // a multiple of 48 (MR 6 or 8, and 16 for the pair-major layout's stores)
   const int mc = kPackedABytes / 4 / kpw / 48 * 48;
   return mc > 48 ? mc : 48;
 }
-static constexpr int MR = 6;
+// Tile rows: 8 (16 accumulators). vdpbf16ps has a latency of about 6 cycles; on Zen 5, which issues
+// two 512-bit dot products per cycle, 12 accumulators (a 6-row tile) reach 93% of the register peak
+// and 16 saturate it: 8 x 32 measured 5-10% faster than 6 x 32 on the model's shapes there (1
+// thread, best of 4 alternating runs; 6 x 64 was mixed). Zen 4 issues one per cycle, where either
+// tile keeps the unit busy. (A packed A in micro-panels of 8 rows, each pair's 8 words adjacent,
+// measured no better than the layouts below.)
+static constexpr int MR = 8;
 #ifndef ELECTRA_BF16_NR  // overridable for tuning experiments
 #define ELECTRA_BF16_NR 32
 #endif
 // B panel width: 32 columns (two zmm per tile row), or 64 (four: 24 accumulators, half the
-// broadcasts per product), which measured 2-3% slower here on the model's shapes.
+// broadcasts per product, with 6 rows), which measured 2-3% slower on Zen 4 on the model's shapes.
 static constexpr int NR = ELECTRA_BF16_NR;
 
 uint16_t to_bf16(float f) {
@@ -270,6 +276,8 @@ BF16_TARGET static void panel_rows(float* c, int ldc, const uint32_t* ap, int sr
   const uint32_t* a = ap + (size_t)r * sr;
   c += (long)r * ldc;
   switch (mc - r) {
+    case 7: tile_bf16<7, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 6: tile_bf16<6, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
     case 5: tile_bf16<5, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
     case 4: tile_bf16<4, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
     case 3: tile_bf16<3, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
