@@ -136,14 +136,28 @@ async function runGlueWorkload(name: string, shapes: GlueShapes, padTo: number |
 
 let lastKernels: KernelShare[] | undefined;
 
-/** Mean ms of `steps` calls after one warm-up call, then one profiled call (lastKernels). */
+/** The median of a list (the mean of the middle two when even). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Median ms of `steps` calls after one warm-up call, then one profiled call (lastKernels). The
+ * median, as the PyTorch reference reports (torch_reference.py): on a shared machine one slow
+ * step would otherwise move the mean of three by 10-30%.
+ */
 async function timeSteps(steps: number, fn: () => Promise<unknown>): Promise<number> {
   await fn(); // warm-up: allocations, page faults
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < steps; i++) await fn();
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6 / steps;
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
   lastKernels = await profileStep(fn);
-  return ms;
+  return median(times);
 }
 
 export async function runWorkload(
@@ -207,7 +221,7 @@ export async function runWorkload(
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-    stepMs = stepTimes.slice(1).reduce((a, b) => a + b, 0) / Math.max(stepTimes.length - 1, 1); // the first step warms up
+    stepMs = median(stepTimes.length > 1 ? stepTimes.slice(1) : stepTimes); // the first step warms up
     const tps = (opts.batch * 128 * 1000) / stepMs;
     const flops = matmulFlopsPerToken("pretrain_loop", small.discriminator, small.generator, 128);
     return {
