@@ -38,7 +38,7 @@ const ours = [{ bench: "inference", dtype: "fp32", threads: 2, tokens_per_s: 600
 describe("comparison", () => {
   it("takes PyTorch's faster thread count per dtype, ratios ours / theirs, % of peak per core x threads", () => {
     const peak = peakPerCore(ref);
-    expect(peak).toEqual({ fp32: 100, bf16: 200, source: "measured" });
+    expect(peak).toMatchObject({ fp32: 100, bf16: 200, source: "measured" });
     const [c] = compareLines(ours, ref, peak);
     expect(c.workload).toBe("inference");
     expect(c.runs.map((r) => [r.impl, r.dtype, r.threads, r.ours_ratio, r.pct_peak])).toEqual([
@@ -51,6 +51,22 @@ describe("comparison", () => {
     // ours (fp32 only here) against PyTorch bf16: no run of ours in bf16, so no same-dtype ratio
     expect(table).toMatch(/pytorch bf16 \(OMP active\)\s+2\s+5000\s+1\.20\s+-\s+100\.0\s+25\s+390/);
     expect(table).toMatch(/pytorch fp32\s+1\s+3000\s+2\.00\s+2\.00\s/);
+  });
+
+  it("takes the larger of torch.mm's peak and our register peak per dtype, and says which was which", () => {
+    const reg = [
+      { bench: "gemm_peak", impl: "electra", dtype: "fp32", threads: 1, gflops: 215 },
+      { bench: "gemm_peak", impl: "electra", dtype: "bf16", threads: 1, gflops: 190 },
+    ];
+    const peak = peakPerCore(ref, reg);
+    expect(peak).toMatchObject({ fp32: 215, bf16: 200, source: "measured" });
+    const [c] = compareLines(ours, ref, peak);
+    expect(c.runs[0].pct_peak).toBe(27.9); // 120 / (215 x 2)
+    const table = formatCompareTable([c], peak, { torch: "1.13", batch: 32, seq: 128 });
+    expect(table).toContain("torch.mm (fp32 100, bf16 200)");
+    expect(table).toContain("vdpbf16ps chains (fp32 215, bf16 190)");
+    // the register probe alone (no reference) is a measured peak too
+    expect(peakPerCore([], reg)).toMatchObject({ fp32: 215, bf16: 190, source: "measured" });
   });
 
   it("falls back to the assumed peak without a probe, and shows ours alone without a reference", () => {

@@ -4,13 +4,23 @@
 // the best of `reps` runs, in GFLOP/s. `npm run bench` runs it beside torch.mm on the same shapes
 // (native/bench/torch_reference.py --gemm-shapes), i.e. OpenBLAS (fp32) and oneDNN (bf16).
 //   bench_gemm [reps]
+//   bench_gemm --peak   the register peak of one core instead: independent fp32 FMA and bf16 dot-product
+//                       chains, no memory (the ceiling a GEMM kernel can approach; torch.mm's best may
+//                       not: OpenBLAS runs its AVX2 kernels on some CPUs with full-width AVX-512)
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/simd.h"
 #include "engine/info.h"
 
 using namespace electra;
@@ -26,7 +36,62 @@ static const Shape kShapes[] = {
     {"ffn_in", 4096, 256, 1024},            {"ffn_out", 4096, 1024, 256}, {"generator_logits", 608, 128, 30522},
 };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// 24 accumulators (more than latency x issue width on current x86 cores), `iters` rounds; GFLOP/s.
+__attribute__((target("avx512f,avx512bf16"))) static double peak_bf16(long iters) {
+  __m512 c[24];
+  for (auto& v : c) v = _mm512_setzero_ps();
+  __m512bh a = (__m512bh)_mm512_set1_epi32(0x3f803f80), b = (__m512bh)_mm512_set1_epi32(0x00010001);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 24
+    for (auto& v : c) v = _mm512_dpbf16_ps(v, a, b);
+    asm volatile("" : "+v"(a));  // keeps the loop from being folded
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  float sink = 0;
+  for (auto& v : c) sink += _mm512_reduce_add_ps(v);
+  asm volatile("" : : "x"(sink));
+  return 64.0 * 24 * iters / s / 1e9;
+}
+__attribute__((target("avx512f,fma"))) static double peak_fp32_avx512(long iters) {
+  __m512 c[24];
+  for (auto& v : c) v = _mm512_setzero_ps();
+  __m512 a = _mm512_set1_ps(1.0001f), b = _mm512_set1_ps(0.9999f);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 24
+    for (auto& v : c) v = _mm512_fmadd_ps(v, a, b);
+    asm volatile("" : "+v"(a));
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  float sink = 0;
+  for (auto& v : c) sink += _mm512_reduce_add_ps(v);
+  asm volatile("" : : "x"(sink));
+  return 32.0 * 24 * iters / s / 1e9;
+}
+#endif
+
+// Best of 5 runs of 0.1-0.2 s each, per instruction the CPU has (none: no line).
+static int print_peaks() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const char* what = "register peak: 24 independent accumulator chains, 1 thread";
+  if (cpu_isa() == Isa::Avx512) {
+    double best = 0;
+    for (int r = 0; r < 5; r++) best = std::max(best, peak_fp32_avx512(4000000));
+    std::printf("{\"bench\": \"gemm_peak\", \"impl\": \"electra\", \"dtype\": \"fp32\", \"threads\": 1, \"gflops\": %.1f, \"what\": \"%s (vfmadd)\"}\n", best, what);
+  }
+  if (gemm_bf16_native()) {
+    double best = 0;
+    for (int r = 0; r < 5; r++) best = std::max(best, peak_bf16(4000000));
+    std::printf("{\"bench\": \"gemm_peak\", \"impl\": \"electra\", \"dtype\": \"bf16\", \"threads\": 1, \"gflops\": %.1f, \"what\": \"%s (vdpbf16ps)\"}\n", best, what);
+  }
+#endif
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && !std::strcmp(argv[1], "--peak")) return print_peaks();
   const int reps = argc > 1 ? std::atoi(argv[1]) : 5;
   set_num_threads(1);
   std::mt19937 g(1);

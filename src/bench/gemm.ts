@@ -21,6 +21,23 @@ export interface GemmLine {
 
 const parse = (out: string) => out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as GemmLine);
 
+/** Our register-peak probe (bench_gemm --peak): gemm_peak lines per dtype the CPU has, [] without the binary. */
+export function registerPeak(): GemmPeakLine[] {
+  const exe = [join(packageRoot, "build", "bench_gemm"), join(packageRoot, "build", "Release", "bench_gemm")].find(existsSync);
+  if (!exe) return [];
+  const r = spawnSync(exe, ["--peak"], { encoding: "utf8" });
+  return (r.stdout ?? "").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as GemmPeakLine);
+}
+
+export interface GemmPeakLine {
+  bench: "gemm_peak";
+  impl: "electra";
+  dtype: "fp32" | "bf16";
+  threads: number;
+  gflops: number;
+  what: string;
+}
+
 /** Runs ours, then (unless told not to, or without torch) the reference on the same shapes; prints every line. */
 export function benchGemmShapes(noReference: boolean): GemmLine[] {
   const exe = [join(packageRoot, "build", "bench_gemm"), join(packageRoot, "build", "Release", "bench_gemm")].find(existsSync);
