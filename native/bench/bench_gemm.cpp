@@ -7,6 +7,9 @@
 //   bench_gemm --peak   the register peak of one core instead: independent fp32 FMA and bf16 dot-product
 //                       chains, no memory (the ceiling a GEMM kernel can approach; torch.mm's best may
 //                       not: OpenBLAS runs its AVX2 kernels on some CPUs with full-width AVX-512)
+//   bench_gemm --layers THREADS [reps]
+//                       the linear layers as the engine runs them (matmul_forward, and matmul_backward's
+//                       dinp and dweight + dbias separately) in bf16 on THREADS threads: GFLOP/s of each
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/kernels.h"
 #include "cpu/simd.h"
 #include "engine/info.h"
 
@@ -90,8 +94,43 @@ static int print_peaks() {
   return 0;
 }
 
+// The four layer shapes of the discriminator, best of `reps`.
+static int print_layers(int threads, int reps) {
+  set_num_threads(threads);
+  std::mt19937 g(1);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  using clock = std::chrono::steady_clock;
+  const auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  for (const Shape& s : kShapes) {
+    if (s.M != 4096) continue;  // the generator head has its own path
+    const int N = s.M, IC = s.K, OC = s.N;
+    std::vector<float> x((size_t)N * IC), w((size_t)OC * IC), dy((size_t)N * OC), y(dy.size()), dx(x.size()), dw(w.size()), db(OC);
+    for (auto& v : x) v = nd(g);
+    for (auto& v : w) v = nd(g);
+    for (auto& v : dy) v = nd(g);
+    double bf = 1e30, bi = 1e30, bw = 1e30;
+    for (int r = 0; r < reps; r++) {
+      const auto t0 = clock::now();
+      matmul_forward(y.data(), x.data(), w.data(), db.data(), N, IC, OC, Precision::Bf16);
+      const auto t1 = clock::now();
+      matmul_backward(dx.data(), (float*)nullptr, (float*)nullptr, dy.data(), x.data(), w.data(), N, IC, OC, false, Precision::Bf16);
+      const auto t2 = clock::now();
+      matmul_backward((float*)nullptr, dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC, false, Precision::Bf16);
+      const auto t3 = clock::now();
+      bf = std::min(bf, secs(t0, t1)), bi = std::min(bi, secs(t1, t2)), bw = std::min(bw, secs(t2, t3));
+    }
+    const double gf = 2.0 * N * IC * OC / 1e9;
+    std::printf("{\"bench\": \"matmul_layer\", \"impl\": \"electra\", \"layer\": \"%s\", \"n\": %d, \"ic\": %d, \"oc\": %d, "
+                "\"dtype\": \"bf16\", \"threads\": %d, \"fwd_gflops\": %.1f, \"dinp_gflops\": %.1f, \"dweight_gflops\": %.1f}\n",
+                s.layer, N, IC, OC, threads, gf / bf, gf / bi, gf / bw);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && !std::strcmp(argv[1], "--peak")) return print_peaks();
+  if (argc > 2 && !std::strcmp(argv[1], "--layers")) return print_layers(std::atoi(argv[2]), argc > 3 ? std::atoi(argv[3]) : 7);
   const int reps = argc > 1 ? std::atoi(argv[1]) : 5;
   set_num_threads(1);
   std::mt19937 g(1);
