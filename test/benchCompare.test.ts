@@ -2,7 +2,7 @@
 // No Python, no timing: the numbers below are made up; only the arithmetic and layout are checked.
 import { describe, expect, it } from "vitest";
 import { PRESETS } from "../src/config/presets.js";
-import { compareLines, formatCompareTable, peakPerCore } from "../src/bench/compare.js";
+import { compareLines, formatCompareTable, median, peakPerCore } from "../src/bench/compare.js";
 import { matmulFlopsPerToken, maxPredictions } from "../src/bench/flops.js";
 import type { ReferenceLine } from "../src/bench/reference.js";
 
@@ -34,6 +34,14 @@ const ref: ReferenceLine[] = [
   { bench: "inference", impl: "pytorch", dtype: "bf16", threads: 2, tokens_per_s: 5000, gflops: 100, peak_rss_mb: 390, omp_wait_policy: "active" },
 ];
 const ours = [{ bench: "inference", dtype: "fp32", threads: 2, tokens_per_s: 6000, gflops: 120, peak_rss_mb: 900, flops_per_token: 20644352 }];
+
+describe("median", () => {
+  it("is the middle value, or the mean of the middle two, whatever the order", () => {
+    expect(median([30, 10, 20])).toBe(20);
+    expect(median([40, 10, 30, 20])).toBe(25);
+    expect(median([7])).toBe(7);
+  });
+});
 
 describe("comparison", () => {
   it("takes PyTorch's faster thread count per dtype, ratios ours / theirs, % of peak per core x threads", () => {

@@ -72,13 +72,19 @@ export function peakPerCore(ref: PeakLine[], register: PeakLine[] = []): Peak {
   const reg = { fp32: probe(register, "fp32"), bf16: probe(register, "bf16") };
   const pick = (d: "fp32" | "bf16") => Math.max(torch[d] ?? 0, reg[d] ?? 0);
   const fp32 = pick("fp32"), bf16 = pick("bf16");
-  if (fp32 && bf16 && (torch.fp32 || reg.fp32) && (torch.bf16 || reg.bf16)) return { fp32, bf16, source: "measured", probes: { torch, register: reg } };
+  if (fp32 && bf16) return { fp32, bf16, source: "measured", probes: { torch, register: reg } };
   return { ...ASSUMED_PEAK_GFLOPS_PER_CORE, source: "assumed" };
 }
 
 const best = (lines: MeasuredLine[]) => lines.reduce<MeasuredLine | undefined>((a, l) => (!a || (l.tokens_per_s ?? 0) > (a.tokens_per_s ?? 0) ? l : a), undefined);
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
-/** " (fp32 X, bf16 Y)" for a probe's values, or "" when it did not run */
+/** The median of a list (the mean of the middle two when even). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+/** " (fp32 X, bf16 Y)" for a probe's values, or " (not run)" */
 const probeText = (p?: { fp32?: number; bf16?: number }) => {
   const parts = (["fp32", "bf16"] as const).filter((d) => p?.[d]).map((d) => `${d} ${p![d]!.toFixed(0)}`);
   return parts.length ? ` (${parts.join(", ")})` : " (not run)";

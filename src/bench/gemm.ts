@@ -19,14 +19,13 @@ export interface GemmLine {
   library?: string;
 }
 
-const parse = (out: string) => out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as GemmLine);
+const parse = <T = GemmLine>(out: string) => out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as T);
+const benchGemmExe = () => [join(packageRoot, "build", "bench_gemm"), join(packageRoot, "build", "Release", "bench_gemm")].find(existsSync);
 
 /** Our register-peak probe (bench_gemm --peak): gemm_peak lines per dtype the CPU has, [] without the binary. */
 export function registerPeak(): GemmPeakLine[] {
-  const exe = [join(packageRoot, "build", "bench_gemm"), join(packageRoot, "build", "Release", "bench_gemm")].find(existsSync);
-  if (!exe) return [];
-  const r = spawnSync(exe, ["--peak"], { encoding: "utf8" });
-  return (r.stdout ?? "").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as GemmPeakLine);
+  const exe = benchGemmExe();
+  return exe ? parse<GemmPeakLine>(spawnSync(exe, ["--peak"], { encoding: "utf8" }).stdout ?? "") : [];
 }
 
 export interface GemmPeakLine {
@@ -40,7 +39,7 @@ export interface GemmPeakLine {
 
 /** Runs ours, then (unless told not to, or without torch) the reference on the same shapes; prints every line. */
 export function benchGemmShapes(noReference: boolean): GemmLine[] {
-  const exe = [join(packageRoot, "build", "bench_gemm"), join(packageRoot, "build", "Release", "bench_gemm")].find(existsSync);
+  const exe = benchGemmExe();
   if (!exe) {
     process.stdout.write("gemm_shapes skipped: build/bench_gemm not built (npm run build:native)\n");
     return [];

@@ -7,6 +7,7 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { packageRoot } from "../native/binding.js";
+import { median } from "./compare.js";
 
 export interface TokenizerBenchOptions {
   /** folder of text files, all concatenated (default ../shared/data/corpus) */
@@ -37,7 +38,6 @@ function filesUnder(dir: string): string[] {
     .sort()
     .flatMap((n) => (statSync(join(dir, n)).isDirectory() ? filesUnder(join(dir, n)) : [join(dir, n)]));
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
 /** Runs the benchmark, prints one JSON line per measurement, and returns them. */

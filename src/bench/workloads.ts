@@ -13,6 +13,7 @@ import { resolveConfig } from "../pretrain/config.js";
 import { pretrain } from "../pretrain/pretrain.js";
 import { matmulFlopsPerToken, type FlopWorkload } from "./flops.js";
 import { shapeStats, type GlueShapes } from "./glue.js";
+import { median } from "./compare.js";
 import { readFileSync } from "node:fs";
 
 export interface BenchLine {
@@ -135,13 +136,6 @@ async function runGlueWorkload(name: string, shapes: GlueShapes, padTo: number |
 }
 
 let lastKernels: KernelShare[] | undefined;
-
-/** The median of a list (the mean of the middle two when even). */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /**
  * Median ms of `steps` calls after one warm-up call, then one profiled call (lastKernels). The
