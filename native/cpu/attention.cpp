@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/gemm_bf16_tile.h"
 #include "cpu/simd.h"
 #include "cpu/vmath.h"
 #include "cpu/kernels.h"
@@ -128,12 +129,25 @@ struct AttnScratch {
 // The attention probabilities of one (batch, head): a (T, T) = softmax(q k^T / sqrt(HS)), padding keys
 // excluded. The backward pass calls it again rather than keeping a (T, T) matrix per head and layer;
 // the same inputs give the same bits.
-template <typename F>
-static void probabilities(Precision prec, F* a, AttnScratch<F>& s, const F* q, const F* k, const int32_t* mrow,
-                          int T, int C3, int HS, F scale) {
+// A sequence's padding keys as the softmax rows take them: mrow null when no key is padding (the
+// unmasked softmax: the same values, no mask reads); `any` false when every key is (then all keys
+// count, as an additive -inf mask would give).
+struct KeyMask {
+  const int32_t* mrow;
+  bool any;
+};
+static KeyMask key_mask(const int32_t* mrow, int T) {
   bool any = !mrow, all = true;
   for (int t = 0; mrow && t < T; t++) any |= mrow[t] != 0, all &= mrow[t] != 0;
-  if (all) mrow = nullptr;  // no padding key: the unmasked softmax (the same values, no mask reads)
+  return {all ? nullptr : mrow, any};
+}
+
+template <typename F>
+static void probabilities(Precision prec, F* a, AttnScratch<F>& s, const F* q, const F* k, const int32_t* mrow0,
+                          int T, int C3, int HS, F scale) {
+  const KeyMask km = key_mask(mrow0, T);
+  const int32_t* mrow = km.mrow;
+  const bool any = km.any;
   mm(prec, a, T, q, C3, 1, k, C3, T, T, HS, false, true);  // scores = q k^T (k read transposed in place)
   for (int t = 0; t < T; t++) {
     F* row = a + (size_t)t * T;
@@ -159,12 +173,114 @@ static void probabilities(Precision prec, F* a, AttnScratch<F>& s, const F* q, c
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// The bf16 forward pass fused per (batch, head) on AVX512-BF16: k^T and v packed once per head, then
+// blocks of MR query rows whose scores are formed, softmaxed, dropped out and multiplied by v while
+// they are in L1 (the generic path writes and rereads two T x T matrices per head). Every product is
+// the one gemm_bf16 forms (the same pair words, summed in the same order), the softmax and dropout
+// are the same functions on the same rows, so the output has the generic path's bits
+// (test_fastpaths checks this).
+struct FusedScratch {
+  std::vector<uint32_t> buf;
+  std::vector<float> rows;
+  // 64-byte aligned words: q rows, k^T panels, v panels, one block of P' rows
+  uint32_t *q, *kt, *v, *p;
+  float *s, *pd;  // MR score rows; their dropped copy
+  void ensure(int T, int HS) {
+    const size_t nq = (size_t)T * kpw_for(HS), nkt = (size_t)(T + NR - 1) / NR * NR * ((HS + 1) / 2),
+                 nv = (size_t)(HS + NR - 1) / NR * NR * ((T + 1) / 2), np = (size_t)MR * kpw_for(T);
+    const auto up = [](size_t n) { return (n + 15) / 16 * 16; };
+    buf.resize(up(nq) + up(nkt) + up(nv) + up(np) + 16);
+    uint32_t* b = buf.data() + (16 - ((uintptr_t)buf.data() / 4) % 16) % 16;
+    q = b, kt = q + up(nq), v = kt + up(nkt), p = v + up(nv);
+    rows.resize((size_t)2 * MR * T);
+    s = rows.data(), pd = s + (size_t)MR * T;
+  }
+};
+
+// Prefetches rows [r0, r1) (HS floats each, `ld` apart) of the next head's q, k and v (at q, q + C,
+// q + 2C; null: none) and of dy (null: none) into L2 while this head computes: their rows are 3C
+// floats apart, which the hardware prefetchers do not follow, so each head otherwise starts by
+// waiting on memory.
+static inline void prefetch_next_head(const float* q, int C, int C3, const float* dy, int ldy, int r0, int r1, int HS) {
+  for (int r = r0; r < r1; r++)
+    for (int c = 0; c < HS; c += 16) {
+      if (q) {
+        const float* x = q + (size_t)r * C3 + c;
+        _mm_prefetch((const char*)x, _MM_HINT_T1);
+        _mm_prefetch((const char*)(x + C), _MM_HINT_T1);
+        _mm_prefetch((const char*)(x + 2 * C), _MM_HINT_T1);
+      }
+      if (dy) _mm_prefetch((const char*)(dy + (size_t)r * ldy + c), _MM_HINT_T1);
+    }
+}
+
+BF16_TARGET static void head_forward_bf16(float* out, int ldo, const float* q, const float* k, const float* v, int C3,
+                                          KeyMask km, int T, int HS, float scale, float p_drop, uint64_t seed,
+                                          uint64_t stream, uint64_t base, const float* qn, FusedScratch& s) {
+  const int kph = (HS + 1) / 2, kpt = (T + 1) / 2;  // k pairs of q k^T and of P' v
+  const int qw = kpw_for(HS), pw = kpw_for(T);     // pair words per packed row of q and of P'
+  pack_a(s.q, qw, 0, q, C3, 1, 0, T, 0, HS);
+  for (int j = 0; j < T; j += NR) pack_b_trans(s.kt + (size_t)j * kph, k, C3, j, std::min(NR, T - j), 0, HS);
+  for (int j = 0; j < HS; j += NR) pack_b(s.v + (size_t)j * kpt, v, C3, j, std::min(NR, HS - j), 0, T);
+  for (int r0 = 0; r0 < T; r0 += MR) {
+    const int R = std::min(MR, T - r0);
+    prefetch_next_head(qn, C3 / 3, C3, nullptr, 0, r0, r0 + R, HS);
+    for (int j = 0; j < T; j += NR)  // scores of the block's rows
+      panel_product(s.s + j, T, s.q + (size_t)r0 * qw, qw, 1, s.kt + (size_t)j * kph, kph, R, std::min(NR, T - j),
+                    false, nullptr);
+    const float* src = s.s;
+    for (int i = 0; i < R; i++) softmax_row_f32(s.s + (size_t)i * T, T, scale, km.mrow, km.any);
+    if (p_drop > 0.f) {
+      for (int i = 0; i < R; i++)
+        dropout_range(s.pd + (size_t)i * T, (float*)nullptr, s.s + (size_t)i * T, T, p_drop, seed, stream,
+                      base + (uint64_t)(r0 + i) * T);
+      src = s.pd;
+    }
+    pack_a(s.p, pw, 0, src, T, 1, 0, R, 0, T);
+    for (int j = 0; j < HS; j += NR)
+      panel_product(out + (size_t)r0 * ldo + j, ldo, s.p, pw, 1, s.v + (size_t)j * kpt, kpt, R, std::min(NR, HS - j),
+                    false, nullptr);
+  }
+}
+#endif
+
+// Whether attention_forward / _backward take the fused bf16 paths: bf16 products on AVX512-BF16,
+// probabilities not kept.
+template <typename F>
+static bool fused_path(Precision prec, const F* att, int T) {
+  // (T >= 2: a transposed A of one row would be packed row-major)
+  if constexpr (std::is_same_v<F, float>) return prec == Precision::Bf16 && !att && T >= 2 && gemm_bf16_native();
+  return false;
+}
+
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
                        float p_drop, uint64_t seed, uint64_t stream, Precision prec) {
   ProfileScope prof("attention_fwd");
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
+#if defined(__x86_64__) && defined(__GNUC__)
+  if constexpr (std::is_same_v<F, float>) {
+    if (fused_path(prec, att, T)) {
+#pragma omp parallel
+      {
+        static thread_local FusedScratch s;
+        s.ensure(T, HS);
+#pragma omp for collapse(2) schedule(static)
+        for (int b = 0; b < B; b++)
+          for (int h = 0; h < NH; h++) {
+            const float* q = qkv + (size_t)b * T * C3 + h * HS;
+            const int nb = h + 1 < NH ? b : b + 1, nh = h + 1 < NH ? h + 1 : 0;  // the next task (likely this thread's)
+            head_forward_bf16(out + (size_t)b * T * C + h * HS, C, q, q + C, q + 2 * C, C3,
+                              key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale, p_drop, seed, stream,
+                              ((uint64_t)b * NH + h) * T * T, nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr, s);
+          }
+      }
+      return;
+    }
+  }
+#endif
 #pragma omp parallel
   {
     static thread_local AttnScratch<F> s;  // kept between calls: no allocation (and page faults) per step
@@ -186,12 +302,117 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// The bf16 backward pass fused per (batch, head), in blocks of RB query rows: the block's
+// probabilities recomputed (as the forward pass), its dropout masks drawn again, ds and dq formed
+// while the rows are in L1; dropout(P) and ds are kept only as packed bf16 pair words, transposed,
+// for dv and dk (sums over all query rows) after the last block. k^T, v^T and k are packed once per
+// head. The same products as gemm_bf16's, summed in the same order: the generic path's bits.
+struct FusedBwdScratch {
+  static constexpr int RB = 16;  // query rows per block
+  std::vector<uint32_t> buf;
+  std::vector<float> rows;
+  // 64-byte aligned words: q rows; k^T, v^T and k panels; a block's dy rows and ds rows; dropout(P)
+  // and ds transposed (all rows: pair-major); one B panel
+  uint32_t *q, *kt, *vt, *kb, *dy, *ds, *pt, *dt, *bb;
+  float *p, *pd, *keep, *dr;  // RB rows of T each
+  void ensure(int T, int HS) {
+    const auto up = [](size_t n) { return (n + 15) / 16 * 16; };
+    const size_t Tn = (size_t)(T + NR - 1) / NR * NR, Hn = (size_t)(HS + NR - 1) / NR * NR;
+    const size_t kph = (HS + 1) / 2, kpt = (T + 1) / 2, qw = kpw_for(HS), pw = kpw_for(T);
+    const size_t n[9] = {up((size_t)T * qw), up(Tn * kph), up(Tn * kph), up(Hn * kpt), up(RB * qw),
+                         up(RB * pw),        up(kpt * up(T)), up(kpt * up(T)), up(kpt * NR)};
+    size_t total = 16;
+    for (size_t x : n) total += x;
+    buf.resize(total);
+    uint32_t* b = buf.data() + (16 - ((uintptr_t)buf.data() / 4) % 16) % 16;
+    uint32_t** dst[9] = {&q, &kt, &vt, &kb, &dy, &ds, &pt, &dt, &bb};
+    for (int i = 0; i < 9; i++) *dst[i] = b, b += n[i];
+    rows.resize((size_t)4 * RB * T);
+    p = rows.data(), pd = p + (size_t)RB * T, keep = pd + (size_t)RB * T, dr = keep + (size_t)RB * T;
+  }
+};
+
+BF16_TARGET static void head_backward_bf16(float* dq, float* dk, float* dv, const float* dy, int ldy, const float* q,
+                                           const float* k, const float* v, int C3, KeyMask km, int T, int HS,
+                                           float scale, float p_drop, uint64_t seed, uint64_t stream, uint64_t base,
+                                           const float* qn, const float* dyn, FusedBwdScratch& s) {
+  constexpr int RB = FusedBwdScratch::RB;
+  const int kph = (HS + 1) / 2, kpt = (T + 1) / 2, Tp = (T + 15) / 16 * 16;
+  const int qw = kpw_for(HS), pw = kpw_for(T);
+  pack_a(s.q, qw, 0, q, C3, 1, 0, T, 0, HS);
+  for (int j = 0; j < T; j += NR) {
+    pack_b_trans(s.kt + (size_t)j * kph, k, C3, j, std::min(NR, T - j), 0, HS);  // k^T: scores
+    pack_b_trans(s.vt + (size_t)j * kph, v, C3, j, std::min(NR, T - j), 0, HS);  // v^T: d(dropped P)
+  }
+  for (int j = 0; j < HS; j += NR) pack_b(s.kb + (size_t)j * kpt, k, C3, j, std::min(NR, HS - j), 0, T);  // dq = ds k
+  for (int r0 = 0; r0 < T; r0 += RB) {
+    const int R = std::min(RB, T - r0);
+    prefetch_next_head(qn, C3 / 3, C3, dyn, ldy, r0, r0 + R, HS);
+    for (int j = 0; j < T; j += NR)
+      panel_product(s.p + j, T, s.q + (size_t)r0 * qw, qw, 1, s.kt + (size_t)j * kph, kph, R, std::min(NR, T - j),
+                    false, nullptr);
+    for (int i = 0; i < R; i++) {
+      float* pr = s.p + (size_t)i * T;
+      softmax_row_f32(pr, T, scale, km.mrow, km.any);
+      dropout_range(s.pd + (size_t)i * T, s.keep + (size_t)i * T, pr, T, p_drop, seed, stream,
+                    base + (uint64_t)(r0 + i) * T);
+    }
+    // the block's dropped probabilities as pairs of rows, transposed, for dv = dropout(P)^T dy
+    pack_a(s.pt + (size_t)r0 / 2 * Tp, 0, Tp, s.pd, 1, T, 0, T, 0, R);
+    // d(dropout(P)) = dy v^T, then through dropout and softmax
+    pack_a(s.dy, qw, 0, dy, ldy, 1, r0, R, 0, HS);
+    for (int j = 0; j < T; j += NR)
+      panel_product(s.dr + j, T, s.dy, qw, 1, s.vt + (size_t)j * kph, kph, R, std::min(NR, T - j), false, nullptr);
+    for (int i = 0; i < R; i++)
+      softmax_dropout_bwd_row_f32(s.dr + (size_t)i * T, s.p + (size_t)i * T, s.keep + (size_t)i * T, T, scale);
+    // dq = ds k for the block's rows
+    pack_a(s.ds, pw, 0, s.dr, T, 1, 0, R, 0, T);
+    for (int j = 0; j < HS; j += NR)
+      panel_product(dq + (size_t)r0 * C3 + j, C3, s.ds, pw, 1, s.kb + (size_t)j * kpt, kpt, R, std::min(NR, HS - j),
+                    false, nullptr);
+    pack_a(s.dt + (size_t)r0 / 2 * Tp, 0, Tp, s.dr, 1, T, 0, T, 0, R);  // for dk = ds^T q
+  }
+  // dv = dropout(P)^T dy, dk = ds^T q: all query rows at once (transposed A: pair-major words)
+  for (int j = 0; j < HS; j += NR) {
+    const int w = std::min(NR, HS - j);
+    pack_b(s.bb, dy, ldy, j, w, 0, T);
+    panel_product(dv + j, C3, s.pt, 1, Tp, s.bb, kpt, T, w, false, nullptr);
+    pack_b(s.bb, q, C3, j, w, 0, T);
+    panel_product(dk + j, C3, s.dt, 1, Tp, s.bb, kpt, T, w, false, nullptr);
+  }
+}
+#endif
+
 template <typename F>
 void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, const int32_t* mask, int B, int T,
                         int C, int NH, float p_drop, uint64_t seed, uint64_t stream, Precision prec) {
   ProfileScope prof("attention_bwd");
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
+#if defined(__x86_64__) && defined(__GNUC__)
+  if constexpr (std::is_same_v<F, float>) {
+    if (fused_path(prec, att, T)) {
+#pragma omp parallel
+      {
+        static thread_local FusedBwdScratch s;
+        s.ensure(T, HS);
+#pragma omp for collapse(2) schedule(static)
+        for (int b = 0; b < B; b++)
+          for (int h = 0; h < NH; h++) {
+            const float* q = qkv + (size_t)b * T * C3 + h * HS;
+            float* dq = dqkv + (size_t)b * T * C3 + h * HS;
+            const int nb = h + 1 < NH ? b : b + 1, nh = h + 1 < NH ? h + 1 : 0;  // the next task (likely this thread's)
+            head_backward_bf16(dq, dq + C, dq + 2 * C, dout + (size_t)b * T * C + h * HS, C, q, q + C, q + 2 * C, C3,
+                               key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale, p_drop, seed, stream,
+                               ((uint64_t)b * NH + h) * T * T, nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr,
+                               nb < B ? dout + (size_t)nb * T * C + nh * HS : nullptr, s);
+          }
+      }
+      return;
+    }
+  }
+#endif
 #pragma omp parallel
   {
     static thread_local AttnScratch<F> s;  // kept between calls: no allocation (and page faults) per step

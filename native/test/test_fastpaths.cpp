@@ -3,10 +3,12 @@
 // thread count), GELU within float rounding of the double kernel.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "check.h"
+#include "cpu/gemm.h"
 #include "cpu/kernels.h"
 #include "engine/info.h"
 #include "engine/rng.h"
@@ -173,6 +175,46 @@ TEST(attention_fp32_with_dropout_matches_double) {
   for (size_t i = 0; i < out.size(); i++) e = std::max(e, std::fabs(out[i] - outd[i]) / (1 + std::fabs(outd[i])));
   std::printf("  attention fp32 vs double with dropout: %.3g\n", e);
   CHECK(e < 1e-5);
+}
+
+TEST(attention_bf16_fused_paths_equal_generic_path) {
+  // Without kept probabilities the bf16 forward and backward passes run fused per row block
+  // (AVX512-BF16); with them, the generic path (T x T products and rows). Both must give the same bits: the same pair
+  // words summed in the same order, the same softmax and dropout. Shapes with edges everywhere: T not
+  // a multiple of the 8-row tile or the 32-column panel, a head size of 24 (one narrow panel), padding
+  // keys, an all-padding sequence, dropout on and off.
+  if (!gemm_bf16_native()) {
+    std::printf("  skipped: no AVX512-BF16 here (both calls take the generic path)\n");
+    return;
+  }
+  struct Case { int B, T, C, NH; float p; };
+  for (const Case& c : {Case{2, 128, 256, 4, 0.1f}, Case{3, 37, 96, 2, 0.1f}, Case{2, 70, 72, 3, 0.f}, Case{1, 5, 32, 1, 0.1f}, Case{2, 1, 32, 2, 0.1f}, Case{1, 33, 64, 1, 0.1f}}) {
+    std::mt19937 g(c.T);
+    std::normal_distribution<float> nd(0, 2);
+    std::vector<float> qkv((size_t)c.B * c.T * 3 * c.C), fused((size_t)c.B * c.T * c.C), generic(fused.size());
+    std::vector<float> att((size_t)c.B * c.NH * c.T * c.T);
+    for (auto& x : qkv) x = nd(g);
+    std::vector<int32_t> mask((size_t)c.B * c.T, 1);
+    for (int t = c.T / 2; t < c.T; t++) mask[t] = 0;  // padding in the first sequence
+    if (c.B > 2) std::fill(mask.begin() + 2 * c.T, mask.begin() + 3 * c.T, 0);  // an all-padding one
+    for (const int32_t* m : {(const int32_t*)nullptr, (const int32_t*)mask.data()}) {
+      attention_forward(fused.data(), (float*)nullptr, qkv.data(), m, c.B, c.T, c.C, c.NH, c.p, 5, 9, Precision::Bf16);
+      attention_forward(generic.data(), att.data(), qkv.data(), m, c.B, c.T, c.C, c.NH, c.p, 5, 9, Precision::Bf16);
+      size_t diff = 0;
+      for (size_t i = 0; i < fused.size(); i++) diff += std::memcmp(&fused[i], &generic[i], 4) != 0;
+      if (diff) std::printf("  T %d C %d NH %d p %g mask %d: %zu of %zu outputs differ\n", c.T, c.C, c.NH, c.p, m != nullptr, diff, fused.size());
+      CHECK(diff == 0);
+      // backward: recomputed probabilities (fused) against the kept ones (generic)
+      std::vector<float> dout(fused.size()), dfused(qkv.size(), 7.f), dgeneric(qkv.size(), 7.f);
+      for (auto& x : dout) x = nd(g);
+      attention_backward(dfused.data(), dout.data(), qkv.data(), (const float*)nullptr, m, c.B, c.T, c.C, c.NH, c.p, 5, 9, Precision::Bf16);
+      attention_backward(dgeneric.data(), dout.data(), qkv.data(), att.data(), m, c.B, c.T, c.C, c.NH, c.p, 5, 9, Precision::Bf16);
+      diff = 0;
+      for (size_t i = 0; i < dfused.size(); i++) diff += std::memcmp(&dfused[i], &dgeneric[i], 4) != 0;
+      if (diff) std::printf("  T %d C %d NH %d p %g mask %d: %zu of %zu gradients differ\n", c.T, c.C, c.NH, c.p, m != nullptr, diff, dfused.size());
+      CHECK(diff == 0);
+    }
+  }
 }
 
 TEST(gumbel_and_crossentropy_fp32_match_double) {
