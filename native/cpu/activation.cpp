@@ -36,6 +36,10 @@ ELECTRA_MULTIVERSION static void gelu_bwd_f32(float* dinp, const float* inp, con
   }
 }
 
+void gelu_rows(float* out, int ldo, const float* inp, int ldi, int rows, int cols) {
+  for (int r = 0; r < rows; r++) gelu_fwd_f32(out + (int64_t)r * ldo, inp + (int64_t)r * ldi, 0, cols);
+}
+
 // fn(lo, hi) on each thread's contiguous chunk of [0, n); chunk starts are multiples of `align`.
 template <typename Fn>
 static void parallel_chunks(int64_t n, Fn fn, int64_t align = 16) {

@@ -14,11 +14,22 @@ namespace electra {
 void gemm_f32(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
               bool accumulate, bool b_trans = false, const float* bias = nullptr);
 
+// Work on finished blocks of C (all of K summed, bias included): fn(e, c, ldc, i, j, rows, cols) for
+// rows [i, i + rows) and columns [j, j + cols) of C, at c = C + i * ldc + j. The bf16 GEMM calls it on
+// each register tile as it is stored (still in L1); other paths once on all of C.
+struct GemmEpilogue {
+  void (*fn)(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols);
+  float* out;        // the epilogue's own output (e.g. GELU's), row stride ld, or null
+  const float* in;   // its extra input (e.g. the residual), row stride ld, or null
+  int ld;
+};
+
 // The same product with A and B rounded to bf16 (round to nearest even) and fp32 sums
 // (gemm_bf16.cpp): AVX512-BF16 dot products where the CPU has them, else (or with `emulate`) the
-// rounded operands through gemm_f32.
+// rounded operands through gemm_f32. `ep` (may be null) runs on the finished C.
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-               bool accumulate, bool b_trans = false, bool emulate = false, const float* bias = nullptr);
+               bool accumulate, bool b_trans = false, bool emulate = false, const float* bias = nullptr,
+               const GemmEpilogue* ep = nullptr);
 // C rows [0, rows) x [0, cols) = bias (null: 0).
 void gemm_init(float* C, int ldc, int rows, int cols, const float* bias);
 bool gemm_bf16_native();  // whether gemm_bf16 runs AVX512-BF16 instructions here

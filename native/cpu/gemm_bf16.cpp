@@ -68,8 +68,7 @@ static void gemm_bf16_emulated(float* C, int ldc, const float* A, int sai, int s
 #if defined(__x86_64__) && defined(__GNUC__)
 BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb,
                                          int rows, int cols, int K, bool accumulate, bool b_trans,
-                                         const float* bias) {
-  if (K <= 0) return;  // accumulating nothing (without accumulate, gemm_bf16 wrote the bias already)
+                                         const float* bias, const GemmEpilogue* ep) {
   const int KC = kc_for(K), KPW = kpw_for(KC), MC = mc_for(KPW);
   // Per-thread buffers, looked up once per call (in the addon's position-independent code every
   // access to a thread_local may be a __tls_get_addr call).
@@ -88,7 +87,7 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
         if (b_trans) pack_b_trans(bp, B, ldb, j, w, k0, k1);
         else pack_b(bp, B, ldb, j, w, k0, k1);
         panel_product(C + (long)i0 * ldc + j, ldc, apd, pa.sr, pa.sp, bp, kp, mc, w, accumulate || k0 > 0,
-                      bias ? bias + j : nullptr);
+                      bias ? bias + j : nullptr, k1 == K ? ep : nullptr, i0, j);
       }
     }
   }
@@ -105,14 +104,15 @@ bool gemm_bf16_native() {
 }
 
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-               bool accumulate, bool b_trans, bool emulate, const float* bias) {
+               bool accumulate, bool b_trans, bool emulate, const float* bias, const GemmEpilogue* ep) {
   if (rows <= 0 || cols <= 0) return;
-  if (!accumulate && K <= 0) return gemm_init(C, ldc, rows, cols, bias);
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (!emulate && gemm_bf16_native())
-    return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
+  if (K > 0 && !emulate && gemm_bf16_native())
+    return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias, ep);
 #endif
-  gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
+  if (!accumulate && K <= 0) gemm_init(C, ldc, rows, cols, bias);
+  else if (K > 0) gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
+  if (ep) ep->fn(*ep, C, ldc, 0, 0, rows, cols);
 }
 
 }  // namespace electra

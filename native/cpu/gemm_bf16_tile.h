@@ -218,43 +218,50 @@ BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, 
     for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(C + (long)r * ldc + 16 * v, m[v], c[r][v]);
 }
 
-// All rows of a super-block against one panel: MR-row tiles, then the leftover rows.
+// All rows of a super-block against one panel: MR-row tiles, then the leftover rows. With `ep`, each
+// stored tile goes through the epilogue (rows i0 + r of C, columns j0 on).
 template <int NV>
 BF16_TARGET static inline void panel_rows(float* c, int ldc, const uint32_t* ap, int sr, int sp, const uint32_t* bp, int kp,
-                                   int mc, const __mmask16* m, bool load, const float* init) {
+                                   int mc, const __mmask16* m, bool load, const float* init, const GemmEpilogue* ep = nullptr,
+                                   int i0 = 0, int j0 = 0, int w = 0) {
   int r = 0;
-  for (; r + MR <= mc; r += MR) tile_bf16<MR, NV>(c + (long)r * ldc, ldc, ap + (size_t)r * sr, sr, sp, bp, kp, m, load, init);
-  const uint32_t* a = ap + (size_t)r * sr;
-  c += (long)r * ldc;
-  switch (mc - r) {
-    case 7: tile_bf16<7, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 6: tile_bf16<6, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 5: tile_bf16<5, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 4: tile_bf16<4, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 3: tile_bf16<3, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 2: tile_bf16<2, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 1: tile_bf16<1, NV>(c, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    default: break;
+  for (; r + MR <= mc; r += MR) {
+    tile_bf16<MR, NV>(c + (long)r * ldc, ldc, ap + (size_t)r * sr, sr, sp, bp, kp, m, load, init);
+    if (ep) ep->fn(*ep, c + (long)r * ldc, ldc, i0 + r, j0, MR, w);
   }
+  const uint32_t* a = ap + (size_t)r * sr;
+  float* cr = c + (long)r * ldc;
+  switch (mc - r) {
+    case 7: tile_bf16<7, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 6: tile_bf16<6, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 5: tile_bf16<5, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 4: tile_bf16<4, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 3: tile_bf16<3, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 2: tile_bf16<2, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 1: tile_bf16<1, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    default: return;
+  }
+  if (ep) ep->fn(*ep, cr, ldc, i0 + r, j0, mc - r, w);
 }
 
 // C rows [0, mc) x columns [0, w) of one panel (w <= NR): with `load`, C += the packed A rows x the
 // packed B panel; without, C = init (a bias row; null: zero) + the product. Only the panel's
-// vectors of 16 columns that exist are computed (the last panel may be narrow).
+// vectors of 16 columns that exist are computed (the last panel may be narrow). With `ep`, the
+// finished tiles (rows i0 + r, columns j0 on, of the epilogue's C) go through it.
 BF16_TARGET static inline void panel_product(float* c, int ldc, const uint32_t* ap, int sr, int sp, const uint32_t* bp,
-                                             int kp, int mc, int w, bool load, const float* init) {
+                                             int kp, int mc, int w, bool load, const float* init,
+                                             const GemmEpilogue* ep = nullptr, int i0 = 0, int j0 = 0) {
   __mmask16 m[NR / 16];
   for (int g = 0; g < NR / 16; g++) m[g] = group_mask(w, g);
   switch ((w + 15) / 16) {
 #if ELECTRA_BF16_NR == 64
-    case 4: panel_rows<4>(c, ldc, ap, sr, sp, bp, kp, mc, m, load, init); break;
-    case 3: panel_rows<3>(c, ldc, ap, sr, sp, bp, kp, mc, m, load, init); break;
+    case 4: panel_rows<4>(c, ldc, ap, sr, sp, bp, kp, mc, m, load, init, ep, i0, j0, w); break;
+    case 3: panel_rows<3>(c, ldc, ap, sr, sp, bp, kp, mc, m, load, init, ep, i0, j0, w); break;
 #endif
-    case 2: panel_rows<2>(c, ldc, ap, sr, sp, bp, kp, mc, m, load, init); break;
-    default: panel_rows<1>(c, ldc, ap, sr, sp, bp, kp, mc, m, load, init); break;
+    case 2: panel_rows<2>(c, ldc, ap, sr, sp, bp, kp, mc, m, load, init, ep, i0, j0, w); break;
+    default: panel_rows<1>(c, ldc, ap, sr, sp, bp, kp, mc, m, load, init, ep, i0, j0, w); break;
   }
 }
 #endif
-
 
 }  // namespace electra

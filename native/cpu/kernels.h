@@ -40,9 +40,19 @@ template <typename F>
 void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* mean,
                         const F* rstd, const F* weight, int N, int C, bool accumulate);
 
+// pre = inp @ weight^T + bias, then post = gelu(pre) (post may be pre): matmul_forward and
+// gelu_forward's bits, in one pass where the bf16 GEMM runs (each tile through GELU while in L1).
+template <typename F>
+void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F* bias, int N, int IC, int OC,
+                         Precision prec = Precision::Fp32);
+
 // Exact GELU: 0.5 x (1 + erf(x / sqrt 2)). out may alias inp.
 template <typename F>
 void gelu_forward(F* out, const F* inp, int64_t n);
+// gelu_forward's fp32 formula on rows [0, rows) x [0, cols) (row strides ldo, ldi), on the calling
+// thread. The same bits as gelu_forward where cols and the row starts are multiples of 16 (then both
+// run the vector loop only).
+void gelu_rows(float* out, int ldo, const float* inp, int ldi, int rows, int cols);
 // dinp = dout * gelu'(inp); dinp may alias dout.
 template <typename F>
 void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n);

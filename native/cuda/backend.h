@@ -81,6 +81,12 @@ struct CudaBackend {
   ELECTRA_FORWARD_CUDA_KERNEL(dropout_add_forward)
   ELECTRA_FORWARD_CUDA_KERNEL(dropout_apply_bits)
   ELECTRA_FORWARD_CUDA_KERNEL(matmul_forward)
+  // the CPU engine's fused forward product, here as the kernels it fuses
+  static void matmul_gelu_forward(float* pre, float* post, const float* inp, const float* w, const float* b, int N,
+                                  int IC, int OC, Precision prec) {
+    cuda::matmul_forward(pre, inp, w, b, N, IC, OC, prec);
+    cuda::gelu_forward(post, pre, (int64_t)N * OC);
+  }
   ELECTRA_FORWARD_CUDA_KERNEL(matmul_backward)
   ELECTRA_FORWARD_CUDA_KERNEL(attention_forward)
   ELECTRA_FORWARD_CUDA_KERNEL(attention_backward)

@@ -74,6 +74,7 @@ struct CpuBackend {
   ELECTRA_FORWARD_KERNEL(dropout_add_forward)
   ELECTRA_FORWARD_KERNEL(dropout_apply_bits)
   ELECTRA_FORWARD_KERNEL(matmul_forward)
+  ELECTRA_FORWARD_KERNEL(matmul_gelu_forward)
   ELECTRA_FORWARD_KERNEL(matmul_backward)
   ELECTRA_FORWARD_KERNEL(attention_forward)
   ELECTRA_FORWARD_KERNEL(attention_backward)
