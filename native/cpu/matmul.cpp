@@ -198,11 +198,55 @@ void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F
   gelu_forward(post, pre, (int64_t)N * OC);
 }
 
+// dweight += dout^T @ inp over N tokens, inside a parallel region. From kSplitTokens tokens on, the
+// sum runs in two halves of the tokens (a fixed split, whatever the thread count, so results do not
+// depend on it): dweight += (first half's sum), part = (second half's sum from zero), then dweight
+// += part. Each half is a team's work: with two or more threads, even threads take the first half and
+// odd threads the second, so no thread packs the other half's operands (against two threads sharing
+// one sum: 1.3-1.6x faster on the model's shapes, where packing and memory traffic bound the
+// product). Within a team, threads split dweight's rows (output features) when inp is the smaller
+// operand to share, else its columns (then dout is shared).
+static constexpr int kSplitTokens = 1024;
+static void weight_grad(Precision prec, float* dweight, const float* dout, const float* inp, int N, int IC, int OC,
+                        float* part) {
+  const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+  const int halves = N >= kSplitTokens ? 2 : 1, mid = halves == 2 ? N / 2 / 16 * 16 : N;
+  for (int h = 0; h < halves; h++) {
+    // this thread's team for half h, and its place in it (one thread: every half in turn)
+    const int team = nt == 1 || halves == 1 ? nt : (nt - h + 1) / 2, member = nt == 1 || halves == 1 ? t : t / 2;
+    if (halves == 2 && nt > 1 && t % 2 != h) continue;
+    const int n0 = h ? mid : 0, n1 = h ? N : mid;
+    float* C = h ? part : dweight;
+    const float* dy = dout + (size_t)n0 * OC;
+    const float* x = inp + (size_t)n0 * IC;
+    int lo, hi;
+    if (OC <= IC && team > 1) {
+      share_range(IC, member, team, lo, hi);
+      if (lo < hi) gemm(prec, C + lo, IC, dy, 1, OC, x + lo, IC, OC, hi - lo, n1 - n0, h == 0);
+    } else {
+      share_range(OC, member, team, lo, hi);
+      if (lo < hi) gemm(prec, C + (size_t)lo * IC, IC, dy + lo, 1, OC, x, IC, hi - lo, IC, n1 - n0, h == 0);
+    }
+  }
+  if (halves == 1) return;
+#pragma omp barrier
+  int lo, hi;
+  thread_range(OC * IC, lo, hi);
+  for (int i = lo; i < hi; i++) dweight[i] += part[i];
+#pragma omp barrier  // part is reused by the next call
+}
+
 template <typename F>
 void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, int N, int IC,
                      int OC, bool accumulate, Precision prec) {
   ProfileScope prof(prec == Precision::Bf16 && sizeof(F) == 4 ? "matmul_bwd bf16" : "matmul_bwd", N, IC, OC);
   if constexpr (std::is_same_v<F, float>) {
+    static thread_local std::vector<float> part_buf;  // the second half's weight gradient (weight_grad)
+    float* part = nullptr;
+    if (dweight && N >= kSplitTokens) {
+      part_buf.resize((size_t)OC * IC);
+      part = part_buf.data();
+    }
 #pragma omp parallel
     {
       int lo, hi;
@@ -211,15 +255,7 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
         if (lo < hi)
           gemm(prec, dinp + (size_t)lo * IC, IC, dout + (size_t)lo * OC, OC, 1, weight, IC, hi - lo, IC, OC, accumulate);
       }
-      // dweight += dout^T @ inp. Every thread reads all of one operand: split dweight's rows (output
-      // features) when inp (N x IC) is the smaller to share, else its columns (then dout is shared).
-      if (dweight && OC <= IC && omp_get_num_threads() > 1) {
-        thread_range(IC, lo, hi);
-        if (lo < hi) gemm(prec, dweight + lo, IC, dout, 1, OC, inp + lo, IC, OC, hi - lo, N, true);
-      } else if (dweight) {
-        thread_range(OC, lo, hi);
-        if (lo < hi) gemm(prec, dweight + (size_t)lo * IC, IC, dout + lo, 1, OC, inp, IC, hi - lo, IC, N, true);
-      }
+      if (dweight) weight_grad(prec, dweight, dout, inp, N, IC, OC, part);
       thread_range(OC, lo, hi);
       if (dbias && lo < hi) bias_grad(dbias, dout, N, OC, lo, hi);
     }

@@ -1,6 +1,7 @@
 // test_gemm.cpp: the fp32 and bf16 GEMM micro-kernels against a float64 reference on random operands
-// of awkward shapes (edges of every tile and panel, odd K, transposed and strided A), and the
-// bf16 kernel's independence of how rows are split between threads.
+// of awkward shapes (edges of every tile and panel, odd K, transposed and strided A), the bf16
+// kernel's independence of how rows are split between threads, and the weight gradient's sum over
+// tokens in two halves (matmul_backward) at any thread count.
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -8,6 +9,8 @@
 
 #include "check.h"
 #include "cpu/gemm.h"
+#include "cpu/kernels.h"
+#include "engine/info.h"
 
 using namespace electra;
 
@@ -122,6 +125,46 @@ TEST(gemm_bf16_rows_split_anywhere_give_the_same_bits) {
     }
     CHECK(whole == parts);
   }
+}
+
+TEST(weight_gradient_in_two_halves_is_exact_and_thread_invariant) {
+  // matmul_backward sums dweight over the tokens in two fixed halves from 1024 tokens on (each half a
+  // team of threads): within fp32 rounding of the float64 sum (on bf16-rounded operands in bf16
+  // mode), the same bits at 1, 2 and 3 threads, and the old values kept (+=). Both team splits: by
+  // columns (OC <= IC) and by rows.
+  std::mt19937 g(5);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  struct Shape { int N, IC, OC; };
+  for (const Shape& sh : {Shape{1100, 40, 24}, Shape{1100, 24, 40}, Shape{500, 24, 40}, Shape{2050, 33, 17}})
+    for (Precision prec : {Precision::Fp32, Precision::Bf16}) {
+      const bool bf = prec == Precision::Bf16;
+      std::vector<float> x((size_t)sh.N * sh.IC), dy((size_t)sh.N * sh.OC), w0((size_t)sh.OC * sh.IC), b0(sh.OC);
+      for (auto* v : {&x, &dy, &w0, &b0}) for (auto& e : *v) e = nd(g);
+      std::vector<std::vector<float>> dws, dbs;
+      for (int threads : {1, 2, 3}) {
+        set_num_threads(threads);
+        std::vector<float> dw = w0, db = b0;
+        matmul_backward((float*)nullptr, dw.data(), db.data(), dy.data(), x.data(), (const float*)nullptr, sh.N, sh.IC,
+                        sh.OC, false, prec);
+        dws.push_back(dw), dbs.push_back(db);
+      }
+      set_num_threads(0);
+      CHECK(dws[0] == dws[1] && dws[0] == dws[2]);
+      CHECK(dbs[0] == dbs[1] && dbs[0] == dbs[2]);
+      auto r = [&](float v) { return bf ? (double)bf16_round(v) : (double)v; };
+      double worst_rel = 0;
+      for (int o = 0; o < sh.OC; o++)
+        for (int i = 0; i < sh.IC; i++) {
+          double s = w0[(size_t)o * sh.IC + i], mag = std::fabs(s);
+          for (int n = 0; n < sh.N; n++) {
+            const double p = r(dy[(size_t)n * sh.OC + o]) * r(x[(size_t)n * sh.IC + i]);
+            s += p, mag += std::fabs(p);
+          }
+          worst_rel = std::max(worst_rel, std::fabs(dws[0][(size_t)o * sh.IC + i] - s) / mag);
+        }
+      if (!(worst_rel < sh.N * 6e-8)) std::printf("  N %d IC %d OC %d %s: %.3g\n", sh.N, sh.IC, sh.OC, bf ? "bf16" : "fp32", worst_rel);
+      CHECK(worst_rel < sh.N * 6e-8);  // K 2^-24 with room
+    }
 }
 
 TEST(bf16_rounding_is_to_nearest_even) {
