@@ -3,6 +3,7 @@
 // (the gradient checks) runs straightforward loops compiled for AVX-512 / AVX2 / scalar.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <type_traits>
@@ -141,13 +142,25 @@ template <typename F>
 void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC, Precision prec) {
   ProfileScope prof(prec == Precision::Bf16 && sizeof(F) == 4 ? "matmul_fwd bf16" : "matmul_fwd", N, IC, OC);
   if constexpr (std::is_same_v<F, float>) {
-    // fp32: the register-blocked GEMM, reading weight as its transpose (b_trans)
+    // the register-blocked GEMM, reading weight as its transpose (b_trans). Every thread packs all of
+    // one operand: threads split the rows when the weight is the smaller (the encoder's layers), else
+    // the output features in whole panels of 32 (the generator's output layer: 608 rows x 30,522, where
+    // splitting rows made both threads pack all of the 15 MB embedding matrix). Each element is the
+    // same sum either way.
+    const bool by_rows = N >= OC || omp_get_max_threads() == 1;
 #pragma omp parallel
     {
       int lo, hi;
-      thread_range(N, lo, hi);
-      if (lo < hi)
-        gemm(prec, out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true, bias);
+      if (by_rows) {
+        thread_range(N, lo, hi);
+        if (lo < hi)
+          gemm(prec, out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true, bias);
+      } else {
+        share_range((OC + 31) / 32, omp_get_thread_num(), omp_get_num_threads(), lo, hi);
+        lo *= 32, hi = std::min(OC, hi * 32);
+        if (lo < hi)
+          gemm(prec, out + lo, OC, inp, IC, 1, weight + (size_t)lo * IC, IC, N, hi - lo, IC, false, true, bias ? bias + lo : nullptr);
+      }
     }
   } else {
 #pragma omp parallel

@@ -167,6 +167,28 @@ TEST(weight_gradient_in_two_halves_is_exact_and_thread_invariant) {
     }
 }
 
+TEST(matmul_forward_gives_the_same_bits_split_by_rows_or_by_columns) {
+  // matmul_forward splits the output features between threads when there are more of them than rows
+  // (the generator's output layer), else the rows: either way every element is gemm's sum.
+  std::mt19937 g(6);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int N : {50, 300})
+    for (Precision prec : {Precision::Fp32, Precision::Bf16}) {
+      const int IC = 40, OC = 350 - N;
+      std::vector<float> x((size_t)N * IC), w((size_t)OC * IC), b(OC), want((size_t)N * OC);
+      for (auto* v : {&x, &w, &b}) for (auto& e : *v) e = nd(g);
+      if (prec == Precision::Bf16) gemm_bf16(want.data(), OC, x.data(), IC, 1, w.data(), IC, N, OC, IC, false, true, false, b.data());
+      else gemm_f32(want.data(), OC, x.data(), IC, 1, w.data(), IC, N, OC, IC, false, true, b.data());
+      for (int threads : {1, 2, 3}) {
+        set_num_threads(threads);
+        std::vector<float> y(want.size());
+        matmul_forward(y.data(), x.data(), w.data(), b.data(), N, IC, OC, prec);
+        CHECK(y == want);
+      }
+      set_num_threads(0);
+    }
+}
+
 TEST(bf16_rounding_is_to_nearest_even) {
   CHECK(to_bf16(1.0f) == 0x3f80);
   CHECK(bf16_round(1.0f + 1.0f / 256) == 1.0f);            // halfway: to even (down)
