@@ -2,7 +2,7 @@
 // No Python, no timing: the numbers below are made up; only the arithmetic and layout are checked.
 import { describe, expect, it } from "vitest";
 import { PRESETS } from "../src/config/presets.js";
-import { compareLines, formatCompareTable, median, peakPerCore } from "../src/bench/compare.js";
+import { compareLines, formatCompareTable, formatRoundsTable, median, peakPerCore, roundsRows } from "../src/bench/compare.js";
 import { matmulFlopsPerToken, maxPredictions } from "../src/bench/flops.js";
 import type { ReferenceLine } from "../src/bench/reference.js";
 
@@ -86,6 +86,34 @@ describe("comparison", () => {
     expect(formatCompareTable([c], peak, { batch: 32, seq: 128 })).toContain("assumed, not measured");
     expect(formatCompareTable([c], peak, { batch: 32, seq: 128, cpuBusy: [0.01, 0.6], cores: 2 })).toContain("these numbers are disturbed");
     expect(formatCompareTable([c], peak, { batch: 32, seq: 128, cpuBusy: [0.01, 0.02], cores: 2 })).not.toContain("disturbed");
+  });
+});
+
+describe("rounds", () => {
+  it("collects each round's same-dtype ratio and memory ratio, with median and range", () => {
+    const peak = peakPerCore(ref);
+    const round = (mine: number, rss: number) =>
+      compareLines([{ bench: "inference", dtype: "bf16", threads: 2, tokens_per_s: mine, gflops: 1, peak_rss_mb: rss }, { bench: "inference", dtype: "fp32", threads: 2, tokens_per_s: 6000, gflops: 1 }], ref, peak);
+    const rows = roundsRows([round(15000, 200), round(10000, 195), round(12500, 190)]);
+    // PyTorch's best bf16 in `ref` is 5000 tokens/s (2 threads, active), its RSS 390 MB
+    expect(rows.map((r) => [r.workload, r.what, r.ratios])).toEqual([
+      ["inference", "bf16", [3, 2, 2.5]],
+      ["inference", "peak RSS MB, bf16", [200 / 390, 195 / 390, 190 / 390]],
+      ["inference", "fp32", [2, 2, 2]],
+    ]);
+    const table = formatRoundsTable(rows, [{ what: "pretrain_step bf16: 2+ threads / 1 thread", values: [1.8, 1.7] }]);
+    expect(table).toContain("Rounds: 3");
+    expect(table).toMatch(/inference\s+tokens\/s, bf16\s+12500\s+5000\s+3\.00 2\.00 2\.50\s+2\.50\s+2\.00-3\.00/);
+    expect(table).toMatch(/peak RSS MB, bf16\s+195\s+390\s+0\.51 0\.50 0\.49\s+0\.50\s+0\.49-0\.51/);
+    expect(table).toMatch(/2\+ threads \/ 1 thread\s+1\.80 1\.70\s+1\.75\s+1\.70-1\.80/);
+  });
+
+  it("leaves out rounds where one side is missing", () => {
+    const peak = peakPerCore(ref);
+    const withRef = compareLines(ours, ref, peak);
+    const without = compareLines(ours, [], peak);
+    const [fp32] = roundsRows([withRef, without]);
+    expect(fp32.ratios).toEqual([2]); // 6000 / 3000, the second round had no reference
   });
 });
 

@@ -183,3 +183,56 @@ export function formatKernelTable(lines: MeasuredLine[], minShare = 0.01): strin
   }
   return out.join("\n");
 }
+
+/** One row of the rounds summary: a workload in one dtype, or a derived ratio, over repeated rounds. */
+export interface RoundsRow {
+  workload: string;
+  /** "bf16" / "fp32": ours against PyTorch's best in that dtype; else what the ratio is */
+  what: string;
+  ours: number[];
+  theirs: number[];
+  /** per round: ours / theirs */
+  ratios: number[];
+}
+
+/**
+ * The same-dtype ratios of every round (compareLines' output per round), per workload and dtype:
+ * our run in the dtype (not counting fixed padding) against PyTorch's best in it, plus the peak-memory
+ * ratio (ours / PyTorch's, bf16, lower is better) where both were measured. Rounds where one side is
+ * missing are left out of that row.
+ */
+export function roundsRows(rounds: CompareLine[][]): RoundsRow[] {
+  const rows = new Map<string, RoundsRow>();
+  const add = (workload: string, what: string, ours: number, theirs: number) => {
+    const key = `${workload}\u0000${what}`;
+    const r = rows.get(key) ?? { workload, what, ours: [], theirs: [], ratios: [] };
+    r.ours.push(ours), r.theirs.push(theirs), r.ratios.push(ours / theirs);
+    rows.set(key, r);
+  };
+  for (const round of rounds)
+    for (const l of round)
+      for (const d of ["bf16", "fp32"]) {
+        const theirs = l.runs.find((r) => r.impl === "pytorch" && r.dtype === d);
+        const mine = l.runs.filter((r) => r.impl === "electra" && r.dtype === d && (r.padding ?? "dynamic") === "dynamic");
+        const fastest = mine.reduce<CompareRun | undefined>((a, r) => (!a || r.tokens_per_s > a.tokens_per_s ? r : a), undefined);
+        if (!theirs?.tokens_per_s || !fastest?.tokens_per_s) continue;
+        add(l.workload, d, fastest.tokens_per_s, theirs.tokens_per_s);
+        if (d === "bf16" && fastest.peak_rss_mb && theirs.peak_rss_mb) add(l.workload, "peak RSS MB, bf16", fastest.peak_rss_mb, theirs.peak_rss_mb);
+      }
+  return [...rows.values()];
+}
+
+/** The plain-text summary of repeated rounds: per row, each round's ratio, their median and range. */
+export function formatRoundsTable(rows: RoundsRow[], extra: { what: string; values: number[] }[] = []): string {
+  const n = Math.max(0, ...rows.map((r) => r.ratios.length), ...extra.map((e) => e.values.length));
+  const head = [
+    `Rounds: ${n} (each: our workloads, then the PyTorch reference, as above). Ratios are ours / PyTorch's best setting of the same dtype in the same round (peak RSS: ours / PyTorch's, lower is better); the median of the rounds, and their range as a measure of this machine's noise.`,
+  ];
+  const cols = ["workload", "measure", "ours (median)", "PyTorch (median)", "ratio per round", "median", "min-max"];
+  const f = (x: number, d = 0) => x.toFixed(d);
+  const table = rows.map((r) => [r.workload, r.what.startsWith("peak") ? r.what : `tokens/s, ${r.what}`, f(median(r.ours)), f(median(r.theirs)), r.ratios.map((x) => f(x, 2)).join(" "), f(median(r.ratios), 2), `${f(Math.min(...r.ratios), 2)}-${f(Math.max(...r.ratios), 2)}`]);
+  for (const e of extra) if (e.values.length) table.push(["", e.what, "", "", e.values.map((x) => f(x, 2)).join(" "), f(median(e.values), 2), `${f(Math.min(...e.values), 2)}-${f(Math.max(...e.values), 2)}`]);
+  const w = cols.map((c, j) => Math.max(c.length, ...table.map((r) => r[j].length)));
+  const fmt = (r: string[]) => r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join("  ").trimEnd();
+  return [...head, "", fmt(cols), ...table.map(fmt)].join("\n");
+}

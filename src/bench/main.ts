@@ -2,12 +2,14 @@
 // PyTorch reference (native/bench/torch_reference.py) on the same workloads and a comparison: `compare`
 // JSON lines and a plain-text table, after all other lines.
 //   npm run bench -- [--only tokenizer,pretrain_step,pretrain_loop,finetune_step,inference,sst2_finetune,sst2_eval] [--steps N]
-//                    [--threads N] [--precision fp32,bf16] [--no-reference]
+//                    [--threads N] [--precision fp32,bf16] [--no-reference] [--rounds R]
+// --rounds R repeats our workloads and the reference R times, alternating, and ends with each
+// same-dtype ratio per round, its median and range (this machine's noise, measured).
 import { spawnSync } from "node:child_process";
 import { availableParallelism, cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { compareLines, formatCompareTable, formatKernelTable, peakPerCore, type MeasuredLine } from "./compare.js";
+import { compareLines, formatCompareTable, formatKernelTable, formatRoundsTable, peakPerCore, roundsRows, type CompareLine, type MeasuredLine } from "./compare.js";
 import { findTorch, REFERENCE_WORKLOADS, runReference } from "./reference.js";
 import { benchTokenizer } from "./tokenizer.js";
 import { runWorkload } from "./workloads.js";
@@ -48,9 +50,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const only = arg("only", WORKLOADS.join(",")).split(",");
-  const busyStart = only.some((w) => REFERENCE_WORKLOADS.includes(w)) ? await cpuBusy() : 0; // other work running?
+  const rounds = Math.max(1, Math.floor(Number(arg("rounds", "1"))) || 1);
   let failed = 0;
-  const ours: MeasuredLine[] = [];
   const tmp = mkdtempSync(join(tmpdir(), "electra-bench-"));
   process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
   let shapesFile: string | undefined;
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
     if ("skip" in shapes) process.stdout.write(`GLUE workloads skipped: ${shapes.skip}\n`);
     else writeShapes((shapesFile = join(tmp, "sst2-shapes.json")), shapes);
   }
-  const spawnChild = (w: string, extra: string[] = [], childThreads = threads, into = ours) => {
+  const spawnChild = (w: string, extra: string[], into: MeasuredLine[], childThreads = threads) => {
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", w, "--steps", String(steps), "--threads", String(childThreads), ...extra], {
       stdio: ["ignore", "pipe", "inherit"],
       encoding: "utf8",
@@ -70,63 +71,77 @@ async function main(): Promise<number> {
   };
   const precisions = arg("precision", "fp32,bf16").split(",");
   for (const p of precisions) if (p !== "fp32" && p !== "bf16") throw new Error(`--precision: fp32 and/or bf16 (got ${p})`);
-  let gemmLines: GemmLine[] = [];
-  for (const w of only) {
-    if (w === "tokenizer") {
-      await benchTokenizer();
-      continue;
-    }
-    if (w === "gemm_shapes") {
-      gemmLines = benchGemmShapes(process.argv.includes("--no-reference"));
-      continue;
-    }
-    if (GLUE_WORKLOADS.includes(w) && !shapesFile) continue;
-    for (const p of precisions) {
-      if (!GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--precision", p]);
-      else spawnChild(w, ["--shapes", shapesFile!, "--precision", p]); // dynamic padding
-    }
-    // every batch padded to 128, for the gain of dynamic padding
-    if (GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--shapes", shapesFile!, "--pad-to", "128", "--precision", precisions[0]]);
-  }
-
-  // thread scaling of the pre-training step: all threads (above) against one
-  const scaling: string[] = [];
-  if (only.includes("pretrain_step") && threads !== 1 && availableParallelism() > 1)
-    for (const p of precisions) {
-      const one: MeasuredLine[] = [];
-      spawnChild("pretrain_step", ["--precision", p], 1, one);
-      const many = ours.find((l) => l.bench === "pretrain_step" && l.dtype === p);
-      if (one[0]?.tokens_per_s && many?.tokens_per_s)
-        scaling.push(`pretrain_step ${p}: ${many.threads} threads ${many.tokens_per_s} tokens/s, 1 thread ${one[0].tokens_per_s}: ${(many.tokens_per_s / one[0].tokens_per_s).toFixed(2)}x`);
-    }
-  if (scaling.length) process.stdout.write("\nThread scaling: " + scaling.join("; ") + "\n");
-
-  if (gemmLines.length) process.stdout.write("\n" + formatGemmTable(gemmLines) + "\n");
-  const profiled = ours.filter((l) => l.kernels?.length);
-  if (profiled.length) process.stdout.write("\n" + formatKernelTable(profiled) + "\n");
-
   const refWorkloads = only.filter((w) => REFERENCE_WORKLOADS.includes(w));
-  if (!refWorkloads.length) return failed ? 1 : 0;
-  if (process.argv.includes("--no-reference")) {
-    process.stdout.write("PyTorch reference skipped: --no-reference\n");
-    return failed ? 1 : 0;
+  const torch = refWorkloads.length && !process.argv.includes("--no-reference") ? findTorch() : undefined;
+  const perRound: CompareLine[][] = [];
+  const scalingRounds = new Map<string, number[]>(); // precision -> 2-thread / 1-thread tokens/s per round
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) process.stdout.write(`\n=== round ${round} of ${rounds} ===\n`);
+    const busyStart = refWorkloads.length ? await cpuBusy() : 0; // other work running?
+    const ours: MeasuredLine[] = [];
+    let gemmLines: GemmLine[] = [];
+    for (const w of only) {
+      if (w === "tokenizer") {
+        if (round === 1) await benchTokenizer();
+        continue;
+      }
+      if (w === "gemm_shapes") {
+        if (round === 1) gemmLines = benchGemmShapes(process.argv.includes("--no-reference"));
+        continue;
+      }
+      if (GLUE_WORKLOADS.includes(w) && !shapesFile) continue;
+      for (const p of precisions) {
+        if (!GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--precision", p], ours);
+        else spawnChild(w, ["--shapes", shapesFile!, "--precision", p], ours); // dynamic padding
+      }
+      // every batch padded to 128, for the gain of dynamic padding
+      if (GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--shapes", shapesFile!, "--pad-to", "128", "--precision", precisions[0]], ours);
+    }
+
+    // thread scaling of the pre-training step: all threads (above) against one
+    const scaling: string[] = [];
+    if (only.includes("pretrain_step") && threads !== 1 && availableParallelism() > 1)
+      for (const p of precisions) {
+        const one: MeasuredLine[] = [];
+        spawnChild("pretrain_step", ["--precision", p], one, 1);
+        const many = ours.find((l) => l.bench === "pretrain_step" && l.dtype === p);
+        if (one[0]?.tokens_per_s && many?.tokens_per_s) {
+          scaling.push(`pretrain_step ${p}: ${many.threads} threads ${many.tokens_per_s} tokens/s, 1 thread ${one[0].tokens_per_s}: ${(many.tokens_per_s / one[0].tokens_per_s).toFixed(2)}x`);
+          scalingRounds.set(p, [...(scalingRounds.get(p) ?? []), many.tokens_per_s / one[0].tokens_per_s]);
+        }
+      }
+    if (scaling.length) process.stdout.write("\nThread scaling: " + scaling.join("; ") + "\n");
+
+    if (gemmLines.length) process.stdout.write("\n" + formatGemmTable(gemmLines) + "\n");
+    const profiled = ours.filter((l) => l.kernels?.length);
+    if (profiled.length && round === 1) process.stdout.write("\n" + formatKernelTable(profiled) + "\n");
+
+    if (!refWorkloads.length) continue;
+    if (!torch) {
+      if (round === 1) process.stdout.write("PyTorch reference skipped: --no-reference\n");
+      continue;
+    }
+    const busyBefore = await cpuBusy();
+    if ("skip" in torch) {
+      if (round === 1) process.stdout.write(`PyTorch reference skipped: ${torch.skip}\n`);
+      continue;
+    }
+    // PyTorch at 1 thread and at as many threads as ours ran with
+    const ourThreads = ours.find((l) => refWorkloads.includes(l.bench))?.threads ?? (threads || availableParallelism());
+    const ref = await runReference({ python: torch.python, workloads: refWorkloads.filter((w) => shapesFile || !GLUE_WORKLOADS.includes(w)), steps, threads: ourThreads, shapes: shapesFile });
+    if (!ref.ok) failed++;
+    const reg = registerPeak();
+    for (const l of reg) process.stdout.write(JSON.stringify(l) + "\n");
+    const peak = peakPerCore(ref.lines, reg);
+    const cmp = compareLines(ours, ref.lines, peak);
+    for (const l of cmp) process.stdout.write(JSON.stringify(l) + "\n");
+    process.stdout.write("\n" + formatCompareTable(cmp, peak, { torch: torch.torch, batch: BATCH, seq: SEQ, cpuBusy: [busyStart, busyBefore, await cpuBusy()], cores: availableParallelism() }) + "\n");
+    perRound.push(cmp);
   }
-  const busyBefore = await cpuBusy();
-  const torch = findTorch();
-  if ("skip" in torch) {
-    process.stdout.write(`PyTorch reference skipped: ${torch.skip}\n`);
-    return failed ? 1 : 0;
+  if (rounds > 1 && perRound.length) {
+    const extra = [...scalingRounds].map(([p, values]) => ({ what: `pretrain_step ${p}: 2+ threads / 1 thread`, values }));
+    process.stdout.write("\n" + formatRoundsTable(roundsRows(perRound), extra) + "\n");
   }
-  // PyTorch at 1 thread and at as many threads as ours ran with
-  const ourThreads = ours.find((l) => refWorkloads.includes(l.bench))?.threads ?? (threads || availableParallelism());
-  const ref = await runReference({ python: torch.python, workloads: refWorkloads.filter((w) => shapesFile || !GLUE_WORKLOADS.includes(w)), steps, threads: ourThreads, shapes: shapesFile });
-  if (!ref.ok) failed++;
-  const reg = registerPeak();
-  for (const l of reg) process.stdout.write(JSON.stringify(l) + "\n");
-  const peak = peakPerCore(ref.lines, reg);
-  const cmp = compareLines(ours, ref.lines, peak);
-  for (const l of cmp) process.stdout.write(JSON.stringify(l) + "\n");
-  process.stdout.write("\n" + formatCompareTable(cmp, peak, { torch: torch.torch, batch: BATCH, seq: SEQ, cpuBusy: [busyStart, busyBefore, await cpuBusy()], cores: availableParallelism() }) + "\n");
   return failed ? 1 : 0;
 }
 
