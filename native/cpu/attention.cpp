@@ -10,10 +10,12 @@
 
 #include "cpu/gemm.h"
 #include "cpu/gemm_bf16_tile.h"
+#include "cpu/philox_avx512.h"
 #include "cpu/simd.h"
 #include "cpu/vmath.h"
 #include "cpu/kernels.h"
 #include "engine/profile.h"
+#include "engine/rng.h"
 
 namespace electra {
 
@@ -215,9 +217,56 @@ static inline void prefetch_next_head(const float* q, int C, int C3, const float
     }
 }
 
+// The attention dropout of one probability row, keeping its masks: dst = src * (kept ? scale : 0)
+// (dropout_range's values and masks for the row at global index `base`), bits[w] bit j = element
+// 64 w + j kept. The backward pass applies the masks instead of drawing them again.
+BF16_TARGET static void dropout_row_bits(float* dst, uint64_t* bits, const float* src, int n, float p, float scale,
+                                         uint64_t seed, uint64_t stream, uint64_t base) {
+  if (base & 3) {  // off Philox block boundaries (T not a multiple of 4): element by element
+    for (int t0 = 0; t0 < n; t0 += 64) bits[t0 / 64] = 0;
+    for (int i = 0; i < n; i++) {
+      const bool k = random_unit(seed, stream, base + (uint64_t)i) >= p;
+      dst[i] = src[i] * (k ? scale : 0.f);
+      bits[i / 64] |= (uint64_t)k << (i % 64);
+    }
+    return;
+  }
+  const __m512 vp = _mm512_set1_ps(p), vs = _mm512_set1_ps(scale);
+  for (int t0 = 0; t0 < n; t0 += 64) {
+    __m512i w[4];
+    philox64_avx512(seed, stream, (base + (uint64_t)t0) >> 2, w);
+    const int m = std::min(64, n - t0);
+    uint64_t word = 0;
+    for (int q = 0; q < 4 && 16 * q < m; q++) {
+      const int c = std::min(16, m - 16 * q);
+      const __mmask16 in = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1), k = keep16(w[q], vp) & in;
+      const __m512 x = _mm512_maskz_loadu_ps(in, src + t0 + 16 * q);
+      _mm512_mask_storeu_ps(dst + t0 + 16 * q, in, _mm512_maskz_mul_ps(k, x, vs));
+      word |= (uint64_t)k << (16 * q);
+    }
+    bits[t0 / 64] = word;
+  }
+}
+
+// The same row's dropout again from its masks: keep = kept ? scale : 0, dst = src * keep (what
+// dropout_range with a keep buffer gives).
+BF16_TARGET static void dropout_row_apply(float* dst, float* keep, const float* src, int n, float scale,
+                                          const uint64_t* bits) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  for (int t = 0; t < n; t += 16) {
+    const int c = std::min(16, n - t);
+    const __mmask16 in = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);
+    const __mmask16 k = (__mmask16)(bits[t / 64] >> (t % 64)) & in;
+    const __m512 kv = _mm512_maskz_mov_ps(k, vs);
+    _mm512_mask_storeu_ps(keep + t, in, kv);
+    _mm512_mask_storeu_ps(dst + t, in, _mm512_mul_ps(_mm512_maskz_loadu_ps(in, src + t), kv));
+  }
+}
+
 BF16_TARGET static void head_forward_bf16(float* out, int ldo, const float* q, const float* k, const float* v, int C3,
                                           KeyMask km, int T, int HS, float scale, float p_drop, uint64_t seed,
-                                          uint64_t stream, uint64_t base, const float* qn, FusedScratch& s) {
+                                          uint64_t stream, uint64_t base, uint64_t* bits, const float* qn,
+                                          FusedScratch& s) {
   const int kph = (HS + 1) / 2, kpt = (T + 1) / 2;  // k pairs of q k^T and of P' v
   const int qw = kpw_for(HS), pw = kpw_for(T);     // pair words per packed row of q and of P'
   pack_a(s.q, qw, 0, q, C3, 1, 0, T, 0, HS);
@@ -232,9 +281,13 @@ BF16_TARGET static void head_forward_bf16(float* out, int ldo, const float* q, c
     const float* src = s.s;
     for (int i = 0; i < R; i++) softmax_row_f32(s.s + (size_t)i * T, T, scale, km.mrow, km.any);
     if (p_drop > 0.f) {
-      for (int i = 0; i < R; i++)
-        dropout_range(s.pd + (size_t)i * T, (float*)nullptr, s.s + (size_t)i * T, T, p_drop, seed, stream,
-                      base + (uint64_t)(r0 + i) * T);
+      const float keep_scale = (float)(1.0 / (1.0 - (double)p_drop));
+      for (int i = 0; i < R; i++) {
+        const uint64_t at = base + (uint64_t)(r0 + i) * T;
+        if (bits) dropout_row_bits(s.pd + (size_t)i * T, bits + (size_t)(r0 + i) * ((T + 63) / 64), s.s + (size_t)i * T,
+                                   T, p_drop, keep_scale, seed, stream, at);
+        else dropout_range(s.pd + (size_t)i * T, (float*)nullptr, s.s + (size_t)i * T, T, p_drop, seed, stream, at);
+      }
       src = s.pd;
     }
     pack_a(s.p, pw, 0, src, T, 1, 0, R, 0, T);
@@ -256,7 +309,7 @@ static bool fused_path(Precision prec, const F* att, int T) {
 
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
-                       float p_drop, uint64_t seed, uint64_t stream, Precision prec) {
+                       float p_drop, uint64_t seed, uint64_t stream, Precision prec, uint64_t* bits) {
   ProfileScope prof("attention_fwd");
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
@@ -274,7 +327,9 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
             const int nb = h + 1 < NH ? b : b + 1, nh = h + 1 < NH ? h + 1 : 0;  // the next task (likely this thread's)
             head_forward_bf16(out + (size_t)b * T * C + h * HS, C, q, q + C, q + 2 * C, C3,
                               key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale, p_drop, seed, stream,
-                              ((uint64_t)b * NH + h) * T * T, nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr, s);
+                              ((uint64_t)b * NH + h) * T * T,
+                              bits ? bits + ((size_t)b * NH + h) * T * ((T + 63) / 64) : nullptr,
+                              nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr, s);
           }
       }
       return;
@@ -336,7 +391,8 @@ struct FusedBwdScratch {
 BF16_TARGET static void head_backward_bf16(float* dq, float* dk, float* dv, const float* dy, int ldy, const float* q,
                                            const float* k, const float* v, int C3, KeyMask km, int T, int HS,
                                            float scale, float p_drop, uint64_t seed, uint64_t stream, uint64_t base,
-                                           const float* qn, const float* dyn, FusedBwdScratch& s) {
+                                           const uint64_t* bits, const float* qn, const float* dyn,
+                                           FusedBwdScratch& s) {
   constexpr int RB = FusedBwdScratch::RB;
   const int kph = (HS + 1) / 2, kpt = (T + 1) / 2, Tp = (T + 15) / 16 * 16;
   const int qw = kpw_for(HS), pw = kpw_for(T);
@@ -352,11 +408,16 @@ BF16_TARGET static void head_backward_bf16(float* dq, float* dk, float* dv, cons
     for (int j = 0; j < T; j += NR)
       panel_product(s.p + j, T, s.q + (size_t)r0 * qw, qw, 1, s.kt + (size_t)j * kph, kph, R, std::min(NR, T - j),
                     false, nullptr);
+    const float keep_scale = (float)(1.0 / (1.0 - (double)p_drop));
     for (int i = 0; i < R; i++) {
       float* pr = s.p + (size_t)i * T;
       softmax_row_f32(pr, T, scale, km.mrow, km.any);
-      dropout_range(s.pd + (size_t)i * T, s.keep + (size_t)i * T, pr, T, p_drop, seed, stream,
-                    base + (uint64_t)(r0 + i) * T);
+      if (bits && p_drop > 0.f)  // the forward pass's masks
+        dropout_row_apply(s.pd + (size_t)i * T, s.keep + (size_t)i * T, pr, T, keep_scale,
+                          bits + (size_t)(r0 + i) * ((T + 63) / 64));
+      else
+        dropout_range(s.pd + (size_t)i * T, s.keep + (size_t)i * T, pr, T, p_drop, seed, stream,
+                      base + (uint64_t)(r0 + i) * T);
     }
     // the block's dropped probabilities as pairs of rows, transposed, for dv = dropout(P)^T dy
     pack_a(s.pt + (size_t)r0 / 2 * Tp, 0, Tp, s.pd, 1, T, 0, T, 0, R);
@@ -386,7 +447,8 @@ BF16_TARGET static void head_backward_bf16(float* dq, float* dk, float* dv, cons
 
 template <typename F>
 void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, const int32_t* mask, int B, int T,
-                        int C, int NH, float p_drop, uint64_t seed, uint64_t stream, Precision prec) {
+                        int C, int NH, float p_drop, uint64_t seed, uint64_t stream, Precision prec,
+                        const uint64_t* bits) {
   ProfileScope prof("attention_bwd");
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
@@ -405,7 +467,9 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
             const int nb = h + 1 < NH ? b : b + 1, nh = h + 1 < NH ? h + 1 : 0;  // the next task (likely this thread's)
             head_backward_bf16(dq, dq + C, dq + 2 * C, dout + (size_t)b * T * C + h * HS, C, q, q + C, q + 2 * C, C3,
                                key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale, p_drop, seed, stream,
-                               ((uint64_t)b * NH + h) * T * T, nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr,
+                               ((uint64_t)b * NH + h) * T * T,
+                               bits ? bits + ((size_t)b * NH + h) * T * ((T + 63) / 64) : nullptr,
+                               nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr,
                                nb < B ? dout + (size_t)nb * T * C + nh * HS : nullptr, s);
           }
       }
@@ -460,9 +524,9 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
   }
 }
 
-template void attention_forward<float>(float*, float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision);
-template void attention_forward<double>(double*, double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision);
-template void attention_backward<float>(float*, const float*, const float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision);
-template void attention_backward<double>(double*, const double*, const double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision);
+template void attention_forward<float>(float*, float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, uint64_t*);
+template void attention_forward<double>(double*, double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, uint64_t*);
+template void attention_backward<float>(float*, const float*, const float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, const uint64_t*);
+template void attention_backward<double>(double*, const double*, const double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, const uint64_t*);
 
 }  // namespace electra

@@ -95,14 +95,18 @@ void embedding_backward(F* dwte, F* dwpe, F* dwtt, const F* dout, const int32_t*
 // for padding keys (never attended). att (B, NH, T, T), when not null, saves the softmax probabilities
 // (before dropout); out (B, T, C) = dropout(P) @ v, heads concatenated. Scores are scaled by 1/sqrt(HS).
 // The backward pass takes the same att, or null to recompute the probabilities from qkv (less memory).
+// bits (B * NH * T * ceil(T / 64) words, or null) keeps the dropout masks where the fused bf16 path
+// runs (float, bf16, att null, AVX512-BF16) and p_drop > 0; the backward pass given the same bits
+// then applies them instead of drawing them again (the same values either way).
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
-                       float p_drop, uint64_t seed, uint64_t stream, Precision prec = Precision::Fp32);
+                       float p_drop, uint64_t seed, uint64_t stream, Precision prec = Precision::Fp32,
+                       uint64_t* bits = nullptr);
 // dqkv (B, T, 3C) = the gradient of q, k and v.
 template <typename F>
 void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, const int32_t* mask, int B, int T,
                         int C, int NH, float p_drop, uint64_t seed, uint64_t stream,
-                        Precision prec = Precision::Fp32);
+                        Precision prec = Precision::Fp32, const uint64_t* bits = nullptr);
 
 // Softmax cross-entropy over R rows of V logits with per-row weights w (null = 1) and integer targets.
 // Returns sum_r w[r] * loss[r] (in double). When dlogits is non-null it is assigned

@@ -88,8 +88,16 @@ struct CudaBackend {
     cuda::gelu_forward(post, pre, (int64_t)N * OC);
   }
   ELECTRA_FORWARD_CUDA_KERNEL(matmul_backward)
-  ELECTRA_FORWARD_CUDA_KERNEL(attention_forward)
-  ELECTRA_FORWARD_CUDA_KERNEL(attention_backward)
+  // the CPU engine's kept attention-dropout masks: the GPU kernels draw them again (bits unused)
+  static void attention_forward(float* out, float* att, const float* qkv, const int32_t* mask, int B, int T, int C,
+                                int NH, float p, uint64_t seed, uint64_t stream, Precision prec, uint64_t* /*bits*/) {
+    cuda::attention_forward(out, att, qkv, mask, B, T, C, NH, p, seed, stream, prec);
+  }
+  static void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att,
+                                 const int32_t* mask, int B, int T, int C, int NH, float p, uint64_t seed,
+                                 uint64_t stream, Precision prec, const uint64_t* /*bits*/) {
+    cuda::attention_backward(dqkv, dout, qkv, att, mask, B, T, C, NH, p, seed, stream, prec);
+  }
   ELECTRA_FORWARD_CUDA_KERNEL(gelu_forward)
   ELECTRA_FORWARD_CUDA_KERNEL(gelu_backward)
 };

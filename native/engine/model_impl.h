@@ -35,6 +35,7 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
   fcg_.resize(BT * Fd);  // GELU's output: recomputed from fch_ in the backward pass, not kept per layer
   if (keep) {
     drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
+    attn_bits_.resize((size_t)c_.num_hidden_layers * B * c_.num_attention_heads * T * ((T + 63) / 64));
     xin_.resize(BT * C);
     demb_.resize(BT * E);
     for (auto* v : {&dx1_, &dtmp_, &dout_buf_}) v->resize(BT * C);
@@ -100,7 +101,8 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
     F* out = out_.data();
     K::matmul_forward(qkv, x, w.qkvw + (int64_t)l * 3 * C * C, w.qkvb + (int64_t)l * 3 * C, BT, C, 3 * C, prec_);
     // probabilities not kept: the backward pass recomputes them from qkv
-    K::attention_forward(ctx, (F*)nullptr, qkv, batch_mask(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_);
+    K::attention_forward(ctx, (F*)nullptr, qkv, batch_mask(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_,
+                         keep_ ? attn_bits(l) : nullptr);
     K::matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C, prec_);
     K::dropout_add_forward(r1, r1, x, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l), keep_ ? drop_bits(l, 0) : nullptr);
     K::layernorm_forward(x1, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
@@ -175,7 +177,7 @@ void Encoder<F, K>::backward(const EmbeddingWeights<F>& dew, const EncoderWeight
                     w.attprojw + (int64_t)l * C * C, BT, C, C, false, prec_);
     K::matmul_backward(dctx, (F*)nullptr, (F*)nullptr, dtmp, ctx, w.attprojw + (int64_t)l * C * C, BT, C, C, false, prec_);
     K::attention_backward(dqkv, dctx, qkv, (const F*)nullptr, batch_mask(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l),
-                       prec_);
+                       prec_, attn_bits(l));
     K::matmul_backward(dres, dw.qkvw + (int64_t)l * 3 * C * C, dw.qkvb + (int64_t)l * 3 * C, dqkv, x,
                     w.qkvw + (int64_t)l * 3 * C * C, BT, C, 3 * C, true, prec_);
   }

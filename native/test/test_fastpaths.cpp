@@ -179,7 +179,8 @@ TEST(attention_fp32_with_dropout_matches_double) {
 
 TEST(attention_bf16_fused_paths_equal_generic_path) {
   // Without kept probabilities the bf16 forward and backward passes run fused per row block
-  // (AVX512-BF16); with them, the generic path (T x T products and rows). Both must give the same bits: the same pair
+  // (AVX512-BF16), with or without keeping the dropout masks for the backward pass; with them, the
+  // generic path (T x T products and rows). All must give the same bits: the same pair
   // words summed in the same order, the same softmax and dropout. Shapes with edges everywhere: T not
   // a multiple of the 8-row tile or the 32-column panel, a head size of 24 (one narrow panel), padding
   // keys, an all-padding sequence, dropout on and off.
@@ -188,7 +189,7 @@ TEST(attention_bf16_fused_paths_equal_generic_path) {
     return;
   }
   struct Case { int B, T, C, NH; float p; };
-  for (const Case& c : {Case{2, 128, 256, 4, 0.1f}, Case{3, 37, 96, 2, 0.1f}, Case{2, 70, 72, 3, 0.f}, Case{1, 5, 32, 1, 0.1f}, Case{2, 1, 32, 2, 0.1f}, Case{1, 33, 64, 1, 0.1f}}) {
+  for (const Case& c : {Case{2, 128, 256, 4, 0.1f}, Case{3, 37, 96, 2, 0.1f}, Case{2, 70, 72, 3, 0.f}, Case{1, 5, 32, 1, 0.1f}, Case{2, 1, 32, 2, 0.1f}, Case{1, 33, 64, 1, 0.1f}, Case{2, 66, 64, 2, 0.2f}}) {
     std::mt19937 g(c.T);
     std::normal_distribution<float> nd(0, 2);
     std::vector<float> qkv((size_t)c.B * c.T * 3 * c.C), fused((size_t)c.B * c.T * c.C), generic(fused.size());
@@ -213,6 +214,13 @@ TEST(attention_bf16_fused_paths_equal_generic_path) {
       for (size_t i = 0; i < dfused.size(); i++) diff += std::memcmp(&dfused[i], &dgeneric[i], 4) != 0;
       if (diff) std::printf("  T %d C %d NH %d p %g mask %d: %zu of %zu gradients differ\n", c.T, c.C, c.NH, c.p, m != nullptr, diff, dfused.size());
       CHECK(diff == 0);
+      // the dropout masks kept by the forward pass and applied by the backward pass: the same bits
+      std::vector<uint64_t> bits((size_t)c.B * c.NH * c.T * ((c.T + 63) / 64), 0x5555);
+      std::vector<float> kept(fused.size()), dkept(qkv.size(), 7.f);
+      attention_forward(kept.data(), (float*)nullptr, qkv.data(), m, c.B, c.T, c.C, c.NH, c.p, 5, 9, Precision::Bf16, bits.data());
+      attention_backward(dkept.data(), dout.data(), qkv.data(), (const float*)nullptr, m, c.B, c.T, c.C, c.NH, c.p, 5, 9, Precision::Bf16, bits.data());
+      CHECK(std::memcmp(kept.data(), generic.data(), 4 * kept.size()) == 0);
+      CHECK(std::memcmp(dkept.data(), dgeneric.data(), 4 * dkept.size()) == 0);
     }
   }
 }
