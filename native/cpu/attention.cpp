@@ -111,9 +111,100 @@ static inline __attribute__((always_inline)) void softmax_row(float* row, int T,
   for (int t2 = 0; t2 < T; t2++) row[t2] *= inv;
 }
 
-ELECTRA_MULTIVERSION static void softmax_row_f32(float* row, int T, float scale, const int32_t* mrow, bool any) {
+ELECTRA_MULTIVERSION static void softmax_row_portable(float* row, int T, float scale, const int32_t* mrow, bool any) {
   if (any && mrow) softmax_row<true>(row, T, scale, mrow);
   else softmax_row<false>(row, T, scale, nullptr);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// e^x for 16 lanes: vm_exp's method (Cody-Waite reduction by ln 2, degree-7 Taylor polynomial) with
+// fused multiply-adds and scalef for 2^n; 0 below -87.3 (and for -inf), +inf above 88.7.
+ELECTRA_AVX512_TARGET static inline __m512 exp16(__m512 x) {
+  const __m512 xc = _mm512_max_ps(_mm512_set1_ps(-87.3f), _mm512_min_ps(x, _mm512_set1_ps(88.7f)));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.f / 5040);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 720));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  const __m512 y = _mm512_scalef_ps(p, n);
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), y);
+}
+
+// softmax_row_portable in AVX-512 registers for R rows (row stride ld): the same definition (scaled
+// scores, padding keys out, max subtracted), with tree reductions instead of 16 running values folded
+// one by one, and each pass over all R rows before the next, so that one row's reductions overlap
+// the other rows' work (one row at a time, the serial folds had made a 128-key row cost ~3x its
+// arithmetic). Each row's result does not depend on R.
+template <bool Masked>
+ELECTRA_AVX512_TARGET static void softmax_rows_avx512(float* rows, int R, int ld, int T, float scale,
+                                                      const int32_t* mrow) {
+  constexpr int kMaxR = 16;
+  const __m512 vs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int i0 = 0; i0 < R; i0 += kMaxR) {
+    const int n = R - i0 < kMaxR ? R - i0 : kMaxR;
+    float mx[kMaxR], inv[kMaxR];
+    for (int i = 0; i < n; i++) {
+      float* row = rows + (size_t)(i0 + i) * ld;
+      __m512 m = ninf;
+      for (int t = 0; t < T; t += 16) {
+        const int c = T - t < 16 ? T - t : 16;
+        const __mmask16 all = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);
+        __mmask16 in = all;
+        if (Masked) {
+          const __m512i k = _mm512_maskz_loadu_epi32(in, mrow + t);
+          in = _mm512_test_epi32_mask(k, k);  // keys that count
+        }
+        const __m512 v = _mm512_mask_mov_ps(ninf, in, _mm512_mul_ps(_mm512_maskz_loadu_ps(in, row + t), vs));
+        _mm512_mask_storeu_ps(row + t, all, v);
+        m = _mm512_max_ps(m, v);
+      }
+      mx[i] = _mm512_reduce_max_ps(m);
+    }
+    for (int i = 0; i < n; i++) {
+      float* row = rows + (size_t)(i0 + i) * ld;
+      const __m512 vm = _mm512_set1_ps(mx[i]);
+      __m512 sum = _mm512_setzero_ps();
+      for (int t = 0; t < T; t += 16) {
+        const int c = T - t < 16 ? T - t : 16;
+        const __mmask16 in = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);
+        const __m512 e = _mm512_maskz_mov_ps(in, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(in, row + t), vm)));
+        _mm512_mask_storeu_ps(row + t, in, e);  // padding keys (-inf) give 0
+        sum = _mm512_add_ps(sum, e);
+      }
+      inv[i] = 1.f / _mm512_reduce_add_ps(sum);
+    }
+    for (int i = 0; i < n; i++) {
+      float* row = rows + (size_t)(i0 + i) * ld;
+      const __m512 vi = _mm512_set1_ps(inv[i]);
+      for (int t = 0; t < T; t += 16) {
+        const int c = T - t < 16 ? T - t : 16;
+        const __mmask16 in = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);
+        _mm512_mask_storeu_ps(row + t, in, _mm512_mul_ps(_mm512_maskz_loadu_ps(in, row + t), vi));
+      }
+    }
+  }
+}
+#endif
+
+// R fp32 softmax rows (softmax_row; row stride ld): AVX-512 registers where the CPU has them, else
+// the portable loops.
+static void softmax_rows_f32(float* rows, int R, int ld, int T, float scale, const int32_t* mrow, bool any) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = cpu_isa() == Isa::Avx512;
+  if (avx512) {
+    if (any && mrow) softmax_rows_avx512<true>(rows, R, ld, T, scale, mrow);
+    else softmax_rows_avx512<false>(rows, R, ld, T, scale, nullptr);
+    return;
+  }
+#endif
+  for (int i = 0; i < R; i++) softmax_row_portable(rows + (size_t)i * ld, T, scale, mrow, any);
 }
 
 // Scratch of one task (T x T each): the probabilities (when not kept by the caller), the dropped
@@ -151,11 +242,11 @@ static void probabilities(Precision prec, F* a, AttnScratch<F>& s, const F* q, c
   const int32_t* mrow = km.mrow;
   const bool any = km.any;
   mm(prec, a, T, q, C3, 1, k, C3, T, T, HS, false, true);  // scores = q k^T (k read transposed in place)
-  for (int t = 0; t < T; t++) {
-    F* row = a + (size_t)t * T;
-    if constexpr (std::is_same_v<F, float>) {
-      softmax_row_f32(row, T, scale, mrow, any);
-    } else {
+  if constexpr (std::is_same_v<F, float>) {
+    softmax_rows_f32(a, T, T, T, scale, mrow, any);
+  } else {
+    for (int t = 0; t < T; t++) {
+      F* row = a + (size_t)t * T;
       F mx = -std::numeric_limits<F>::infinity();
       for (int t2 = 0; t2 < T; t2++) {
         // padding keys get no attention (unless a sequence is all padding: then all keys, as an additive -inf mask would)
@@ -279,7 +370,7 @@ BF16_TARGET static void head_forward_bf16(float* out, int ldo, const float* q, c
       panel_product(s.s + j, T, s.q + (size_t)r0 * qw, qw, 1, s.kt + (size_t)j * kph, kph, R, std::min(NR, T - j),
                     false, nullptr);
     const float* src = s.s;
-    for (int i = 0; i < R; i++) softmax_row_f32(s.s + (size_t)i * T, T, scale, km.mrow, km.any);
+    softmax_rows_f32(s.s, R, T, T, scale, km.mrow, km.any);
     if (p_drop > 0.f) {
       const float keep_scale = (float)(1.0 / (1.0 - (double)p_drop));
       for (int i = 0; i < R; i++) {
@@ -409,9 +500,9 @@ BF16_TARGET static void head_backward_bf16(float* dq, float* dk, float* dv, cons
       panel_product(s.p + j, T, s.q + (size_t)r0 * qw, qw, 1, s.kt + (size_t)j * kph, kph, R, std::min(NR, T - j),
                     false, nullptr);
     const float keep_scale = (float)(1.0 / (1.0 - (double)p_drop));
+    softmax_rows_f32(s.p, R, T, T, scale, km.mrow, km.any);
     for (int i = 0; i < R; i++) {
       float* pr = s.p + (size_t)i * T;
-      softmax_row_f32(pr, T, scale, km.mrow, km.any);
       if (bits && p_drop > 0.f)  // the forward pass's masks
         dropout_row_apply(s.pd + (size_t)i * T, s.keep + (size_t)i * T, pr, T, keep_scale,
                           bits + (size_t)(r0 + i) * ((T + 63) / 64));
