@@ -246,7 +246,6 @@ static void weight_grad(Precision prec, float* dweight, const float* dout, const
   int lo, hi;
   thread_range(OC * IC, lo, hi);
   for (int i = lo; i < hi; i++) dweight[i] += part[i];
-#pragma omp barrier  // part is reused by the next call
 }
 
 template <typename F>
