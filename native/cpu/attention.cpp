@@ -1,7 +1,9 @@
 // attention.cpp: the multi-head self-attention core (scores, padding mask, softmax, dropout, weighted
-// sum of values) and its backward pass, one (batch, head) pair per task, written as small matrix
-// products (the fp32 GEMM micro-kernels) around a row-wise softmax. The q/k/v projections are plain
-// matmuls outside it.
+// sum of values) and its backward pass, one (batch, head) pair per task. Two paths with the same
+// results: the generic one writes T x T matrices and runs small GEMMs (gemm.h) around row-wise
+// softmax; in bf16 mode on AVX512-BF16 (probabilities not kept) a fused one goes through blocks of
+// query rows in L1 with the bf16 GEMM's own packing and tile (gemm_bf16_tile.h), and can keep the
+// dropout masks for the backward pass. The q/k/v projections are plain matmuls outside it.
 #include <cmath>
 #include <cstring>
 #include <limits>
