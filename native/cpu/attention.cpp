@@ -391,6 +391,21 @@ BF16_TARGET static void head_forward_bf16(float* out, int ldo, const float* q, c
 }
 #endif
 
+// fn(scratch, b, h, nb, nh) for every (batch, head) pair, split statically over the threads, each with
+// its own scratch S (kept between calls); (nb, nh) is the next pair in order (usually the same
+// thread's next task, whose operands fn may prefetch), nb == B after the last.
+template <typename S, typename Fn>
+static void for_each_head(int B, int NH, int T, int HS, Fn fn) {
+#pragma omp parallel
+  {
+    static thread_local S s;
+    s.ensure(T, HS);
+#pragma omp for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+      for (int h = 0; h < NH; h++) fn(s, b, h, h + 1 < NH ? b : b + 1, h + 1 < NH ? h + 1 : 0);
+  }
+}
+
 // Whether attention_forward / _backward take the fused bf16 paths: bf16 products on AVX512-BF16,
 // probabilities not kept.
 template <typename F>
@@ -409,22 +424,13 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
 #if defined(__x86_64__) && defined(__GNUC__)
   if constexpr (std::is_same_v<F, float>) {
     if (fused_path(prec, att, T)) {
-#pragma omp parallel
-      {
-        static thread_local FusedScratch s;
-        s.ensure(T, HS);
-#pragma omp for collapse(2) schedule(static)
-        for (int b = 0; b < B; b++)
-          for (int h = 0; h < NH; h++) {
-            const float* q = qkv + (size_t)b * T * C3 + h * HS;
-            const int nb = h + 1 < NH ? b : b + 1, nh = h + 1 < NH ? h + 1 : 0;  // the next task (likely this thread's)
-            head_forward_bf16(out + (size_t)b * T * C + h * HS, C, q, q + C, q + 2 * C, C3,
-                              key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale, p_drop, seed, stream,
-                              ((uint64_t)b * NH + h) * T * T,
-                              bits ? bits + ((size_t)b * NH + h) * T * ((T + 63) / 64) : nullptr,
-                              nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr, s);
-          }
-      }
+      for_each_head<FusedScratch>(B, NH, T, HS, [&](FusedScratch& s, int b, int h, int nb, int nh) {
+        const float* q = qkv + (size_t)b * T * C3 + h * HS;
+        head_forward_bf16(out + (size_t)b * T * C + h * HS, C, q, q + C, q + 2 * C, C3,
+                          key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale, p_drop, seed, stream,
+                          ((uint64_t)b * NH + h) * T * T, bits ? bits + ((size_t)b * NH + h) * T * ((T + 63) / 64) : nullptr,
+                          nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr, s);
+      });
       return;
     }
   }
@@ -548,24 +554,15 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
 #if defined(__x86_64__) && defined(__GNUC__)
   if constexpr (std::is_same_v<F, float>) {
     if (fused_path(prec, att, T)) {
-#pragma omp parallel
-      {
-        static thread_local FusedBwdScratch s;
-        s.ensure(T, HS);
-#pragma omp for collapse(2) schedule(static)
-        for (int b = 0; b < B; b++)
-          for (int h = 0; h < NH; h++) {
-            const float* q = qkv + (size_t)b * T * C3 + h * HS;
-            float* dq = dqkv + (size_t)b * T * C3 + h * HS;
-            const int nb = h + 1 < NH ? b : b + 1, nh = h + 1 < NH ? h + 1 : 0;  // the next task (likely this thread's)
-            head_backward_bf16(dq, dq + C, dq + 2 * C, dout + (size_t)b * T * C + h * HS, C, q, q + C, q + 2 * C, C3,
-                               key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale, p_drop, seed, stream,
-                               ((uint64_t)b * NH + h) * T * T,
-                               bits ? bits + ((size_t)b * NH + h) * T * ((T + 63) / 64) : nullptr,
-                               nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr,
-                               nb < B ? dout + (size_t)nb * T * C + nh * HS : nullptr, s);
-          }
-      }
+      for_each_head<FusedBwdScratch>(B, NH, T, HS, [&](FusedBwdScratch& s, int b, int h, int nb, int nh) {
+        const float* q = qkv + (size_t)b * T * C3 + h * HS;
+        float* dq = dqkv + (size_t)b * T * C3 + h * HS;
+        head_backward_bf16(dq, dq + C, dq + 2 * C, dout + (size_t)b * T * C + h * HS, C, q, q + C, q + 2 * C, C3,
+                           key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale, p_drop, seed, stream,
+                           ((uint64_t)b * NH + h) * T * T, bits ? bits + ((size_t)b * NH + h) * T * ((T + 63) / 64) : nullptr,
+                           nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr,
+                           nb < B ? dout + (size_t)nb * T * C + nh * HS : nullptr, s);
+      });
       return;
     }
   }
