@@ -88,11 +88,17 @@ void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n) {
 // fp32: 64 elements (16 Philox blocks) at a time, vectorised; lo is a multiple of 64.
 // fp32 slice starting on a Philox block (base a multiple of 4): 64 elements (16 blocks) at a time.
 ELECTRA_MULTIVERSION static void dropout_range_f32(float* dst, float* keep, const float* src, int64_t n, float p,
-                                                   float scale, uint64_t seed, uint64_t stream, uint64_t base) {
+                                                   float scale, uint64_t seed, uint64_t stream, uint64_t base,
+                                                   uint64_t* bits) {
   alignas(64) uint32_t w[64];
   for (int64_t t0 = 0; t0 < n; t0 += 64) {
     philox_words16(seed, stream, (base + (uint64_t)t0) >> 2, w);
     const int m = (int)std::min<int64_t>(64, n - t0);
+    if (bits) {
+      uint64_t word = 0;
+      for (int j = 0; j < m; j++) word |= (uint64_t)(u32_to_unit(w[j]) >= p) << j;
+      bits[t0 / 64] = word;
+    }
     if (keep) {
 #pragma omp simd
       for (int j = 0; j < m; j++) {
@@ -112,16 +118,19 @@ ELECTRA_MULTIVERSION static void dropout_range_f32(float* dst, float* keep, cons
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // AVX-512 twin of dropout_range_f32: the random words made in registers (philox_avx512.h).
 ELECTRA_AVX512_TARGET static void dropout_range_avx512(float* dst, float* keep, const float* src, int64_t n, float p,
-                                                       float scale, uint64_t seed, uint64_t stream, uint64_t base) {
+                                                       float scale, uint64_t seed, uint64_t stream, uint64_t base,
+                                                       uint64_t* bits) {
   const __m512 vp = _mm512_set1_ps(p), vs = _mm512_set1_ps(scale);
   for (int64_t t0 = 0; t0 < n; t0 += 64) {
     __m512i w[4];
     philox64_avx512(seed, stream, (base + (uint64_t)t0) >> 2, w);
     const int m = (int)std::min<int64_t>(64, n - t0);
+    uint64_t word = 0;
     for (int q = 0; q < 4 && 16 * q < m; q++) {
       const int c = std::min(16, m - 16 * q);
       const __mmask16 in = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);
       const __mmask16 k = keep16(w[q], vp);
+      word |= (uint64_t)(k & in) << (16 * q);
       const __m512 x = _mm512_maskz_loadu_ps(in, src + t0 + 16 * q);
       if (keep) {  // x times the multiplier, as the portable code (a dropped -x gives -0)
         const __m512 kv = _mm512_maskz_mov_ps(k, vs);
@@ -131,6 +140,7 @@ ELECTRA_AVX512_TARGET static void dropout_range_avx512(float* dst, float* keep, 
         _mm512_mask_storeu_ps(dst + t0 + 16 * q, in, _mm512_maskz_mul_ps(k, x, vs));
       }
     }
+    if (bits) bits[t0 / 64] = word;
   }
 }
 #pragma GCC diagnostic pop
@@ -161,19 +171,22 @@ void philox_words64(uint64_t seed, uint64_t stream, uint64_t block0, uint32_t ou
 }
 
 template <typename F>
-void dropout_range(F* dst, F* keep, const F* src, int64_t n, float p, uint64_t seed, uint64_t stream, uint64_t base) {
+void dropout_range(F* dst, F* keep, const F* src, int64_t n, float p, uint64_t seed, uint64_t stream, uint64_t base,
+                   uint64_t* bits) {
   if (p <= 0.f) {  // no dropout: a copy, multipliers of 1
     if (dst != src) std::memcpy(dst, src, sizeof(F) * (size_t)n);
     if (keep) std::fill(keep, keep + n, F(1));
+    for (int64_t t0 = 0; bits && t0 < n; t0 += 64) bits[t0 / 64] = n - t0 >= 64 ? ~0ull : (1ull << (n - t0)) - 1;
     return;
   }
   const F scale = (F)(1.0 / (1.0 - (double)p));
   if constexpr (std::is_same_v<F, float>) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if ((base & 3) == 0 && use_avx512()) return dropout_range_avx512(dst, keep, src, n, p, scale, seed, stream, base);
+    if ((base & 3) == 0 && use_avx512()) return dropout_range_avx512(dst, keep, src, n, p, scale, seed, stream, base, bits);
 #endif
-    if ((base & 3) == 0) return dropout_range_f32(dst, keep, src, n, p, scale, seed, stream, base);
+    if ((base & 3) == 0) return dropout_range_f32(dst, keep, src, n, p, scale, seed, stream, base, bits);
   }
+  for (int64_t t0 = 0; bits && t0 < n; t0 += 64) bits[t0 / 64] = 0;
   uint64_t blk = UINT64_MAX;
   uint32_t w[4];
   for (int64_t i = 0; i < n; i++) {
@@ -182,8 +195,10 @@ void dropout_range(F* dst, F* keep, const F* src, int64_t n, float p, uint64_t s
       blk = idx >> 2;
       Philox4x32::words(seed, stream, blk, w);
     }
-    const F k = u32_to_unit(w[idx & 3]) >= p ? scale : F(0);
+    const bool kept = u32_to_unit(w[idx & 3]) >= p;
+    const F k = kept ? scale : F(0);
     if (keep) keep[i] = k;
+    if (bits) bits[i / 64] |= (uint64_t)kept << (i % 64);
     dst[i] = src[i] * k;
   }
 }
@@ -349,8 +364,8 @@ template void gelu_forward<double>(double*, const double*, int64_t);
 template void gelu_backward<float>(float*, const float*, const float*, int64_t);
 template void gelu_backward<double>(double*, const double*, const double*, int64_t);
 template void dropout_forward<float>(float*, const float*, int64_t, float, uint64_t, uint64_t);
-template void dropout_range<float>(float*, float*, const float*, int64_t, float, uint64_t, uint64_t, uint64_t);
-template void dropout_range<double>(double*, double*, const double*, int64_t, float, uint64_t, uint64_t, uint64_t);
+template void dropout_range<float>(float*, float*, const float*, int64_t, float, uint64_t, uint64_t, uint64_t, uint64_t*);
+template void dropout_range<double>(double*, double*, const double*, int64_t, float, uint64_t, uint64_t, uint64_t, uint64_t*);
 template void dropout_add_forward<float>(float*, const float*, const float*, int64_t, float, uint64_t, uint64_t, uint64_t*);
 template void dropout_add_forward<double>(double*, const double*, const double*, int64_t, float, uint64_t, uint64_t, uint64_t*);
 template void dropout_apply_bits<float>(float*, const float*, int64_t, float, const uint64_t*);

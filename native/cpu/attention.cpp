@@ -17,7 +17,6 @@
 #include "cpu/vmath.h"
 #include "cpu/kernels.h"
 #include "engine/profile.h"
-#include "engine/rng.h"
 
 namespace electra {
 
@@ -310,39 +309,8 @@ static inline void prefetch_next_head(const float* q, int C, int C3, const float
     }
 }
 
-// The attention dropout of one probability row, keeping its masks: dst = src * (kept ? scale : 0)
-// (dropout_range's values and masks for the row at global index `base`), bits[w] bit j = element
-// 64 w + j kept. The backward pass applies the masks instead of drawing them again.
-BF16_TARGET static void dropout_row_bits(float* dst, uint64_t* bits, const float* src, int n, float p, float scale,
-                                         uint64_t seed, uint64_t stream, uint64_t base) {
-  if (base & 3) {  // off Philox block boundaries (T not a multiple of 4): element by element
-    for (int t0 = 0; t0 < n; t0 += 64) bits[t0 / 64] = 0;
-    for (int i = 0; i < n; i++) {
-      const bool k = random_unit(seed, stream, base + (uint64_t)i) >= p;
-      dst[i] = src[i] * (k ? scale : 0.f);
-      bits[i / 64] |= (uint64_t)k << (i % 64);
-    }
-    return;
-  }
-  const __m512 vp = _mm512_set1_ps(p), vs = _mm512_set1_ps(scale);
-  for (int t0 = 0; t0 < n; t0 += 64) {
-    __m512i w[4];
-    philox64_avx512(seed, stream, (base + (uint64_t)t0) >> 2, w);
-    const int m = std::min(64, n - t0);
-    uint64_t word = 0;
-    for (int q = 0; q < 4 && 16 * q < m; q++) {
-      const int c = std::min(16, m - 16 * q);
-      const __mmask16 in = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1), k = keep16(w[q], vp) & in;
-      const __m512 x = _mm512_maskz_loadu_ps(in, src + t0 + 16 * q);
-      _mm512_mask_storeu_ps(dst + t0 + 16 * q, in, _mm512_maskz_mul_ps(k, x, vs));
-      word |= (uint64_t)k << (16 * q);
-    }
-    bits[t0 / 64] = word;
-  }
-}
-
-// The same row's dropout again from its masks: keep = kept ? scale : 0, dst = src * keep (what
-// dropout_range with a keep buffer gives).
+// One probability row's dropout again from the masks dropout_range kept (`bits`, one word per 64
+// elements): keep = kept ? scale : 0, dst = src * keep, what dropout_range with a keep buffer gives.
 BF16_TARGET static void dropout_row_apply(float* dst, float* keep, const float* src, int n, float scale,
                                           const uint64_t* bits) {
   const __m512 vs = _mm512_set1_ps(scale);
@@ -374,13 +342,9 @@ BF16_TARGET static void head_forward_bf16(float* out, int ldo, const float* q, c
     const float* src = s.s;
     softmax_rows_f32(s.s, R, T, T, scale, km.mrow, km.any);
     if (p_drop > 0.f) {
-      const float keep_scale = (float)(1.0 / (1.0 - (double)p_drop));
-      for (int i = 0; i < R; i++) {
-        const uint64_t at = base + (uint64_t)(r0 + i) * T;
-        if (bits) dropout_row_bits(s.pd + (size_t)i * T, bits + (size_t)(r0 + i) * ((T + 63) / 64), s.s + (size_t)i * T,
-                                   T, p_drop, keep_scale, seed, stream, at);
-        else dropout_range(s.pd + (size_t)i * T, (float*)nullptr, s.s + (size_t)i * T, T, p_drop, seed, stream, at);
-      }
+      for (int i = 0; i < R; i++)
+        dropout_range(s.pd + (size_t)i * T, (float*)nullptr, s.s + (size_t)i * T, T, p_drop, seed, stream,
+                      base + (uint64_t)(r0 + i) * T, bits ? bits + (size_t)(r0 + i) * ((T + 63) / 64) : nullptr);
       src = s.pd;
     }
     pack_a(s.p, pw, 0, src, T, 1, 0, R, 0, T);
@@ -501,13 +465,13 @@ BF16_TARGET static void head_backward_bf16(float* dq, float* dk, float* dv, cons
     pack_b_trans(s.vt + (size_t)j * kph, v, C3, j, std::min(NR, T - j), 0, HS);  // v^T: d(dropped P)
   }
   for (int j = 0; j < HS; j += NR) pack_b(s.kb + (size_t)j * kpt, k, C3, j, std::min(NR, HS - j), 0, T);  // dq = ds k
+  const float keep_scale = (float)(1.0 / (1.0 - (double)p_drop));
   for (int r0 = 0; r0 < T; r0 += RB) {
     const int R = std::min(RB, T - r0);
     prefetch_next_head(qn, C3 / 3, C3, dyn, ldy, r0, r0 + R, HS);
     for (int j = 0; j < T; j += NR)
       panel_product(s.p + j, T, s.q + (size_t)r0 * qw, qw, 1, s.kt + (size_t)j * kph, kph, R, std::min(NR, T - j),
                     false, nullptr);
-    const float keep_scale = (float)(1.0 / (1.0 - (double)p_drop));
     softmax_rows_f32(s.p, R, T, T, scale, km.mrow, km.any);
     for (int i = 0; i < R; i++) {
       float* pr = s.p + (size_t)i * T;

@@ -63,10 +63,12 @@ void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n);
 template <typename F>
 void dropout_forward(F* out, const F* inp, int64_t n, float p, uint64_t seed, uint64_t stream);
 // The same dropout on a slice: dst[i] = dropout(src)[i] with the masks of elements base + i of the
-// stream, i in [0, n); keep, when non-null, receives the multipliers (0 or 1 / (1 - p)). One thread
+// stream, i in [0, n); keep, when non-null, receives the multipliers (0 or 1 / (1 - p)), bits, when
+// non-null, the masks (bit i % 64 of word i / 64: element i kept; ceil(n / 64) words). One thread
 // (callers split the work); dst may alias src. dropout_forward is this over [0, n).
 template <typename F>
-void dropout_range(F* dst, F* keep, const F* src, int64_t n, float p, uint64_t seed, uint64_t stream, uint64_t base);
+void dropout_range(F* dst, F* keep, const F* src, int64_t n, float p, uint64_t seed, uint64_t stream, uint64_t base,
+                   uint64_t* bits = nullptr);
 
 // x[0, n) = 0, in parallel (gradient buffers of tens of MB, zeroed every step).
 template <typename F>

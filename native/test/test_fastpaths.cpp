@@ -50,19 +50,23 @@ TEST(philox_avx512_equals_sixteen_blocks) {
 }
 
 TEST(dropout_range_slices_keep_the_defined_masks) {
-  // slices as attention takes them (base a multiple of 4, not of 64), with and without multipliers
-  for (uint64_t base : {0ull, 4ull, 132ull, 1000ull})
+  // slices as attention takes them (base a multiple of 4, not of 64; or off Philox blocks), with and
+  // without multipliers, with and without the masks as bits
+  for (uint64_t base : {0ull, 4ull, 132ull, 1000ull, 37ull})
     for (int64_t n : {1, 17, 64, 100, 128}) {
       std::vector<float> x(n), y(n), keep(n), y2(n);
+      std::vector<uint64_t> bits((n + 63) / 64, 0xAAAA);
       for (int64_t i = 0; i < n; i++) x[i] = (i % 3 == 0 ? -1.f : 1.f) * (0.5f + (float)i);
       dropout_range(y.data(), keep.data(), x.data(), n, 0.1f, 3, 4, base);
-      dropout_range(y2.data(), (float*)nullptr, x.data(), n, 0.1f, 3, 4, base);
+      dropout_range(y2.data(), (float*)nullptr, x.data(), n, 0.1f, 3, 4, base, bits.data());
       const float scale = (float)(1.0 / (1.0 - 0.1));
       int64_t bad = 0;
       for (int64_t i = 0; i < n; i++) {
         const float k = random_unit(3, 4, base + (uint64_t)i) >= 0.1f ? scale : 0.f;
-        bad += keep[i] != k || y[i] != x[i] * k || y2[i] != (k != 0.f ? x[i] * scale : 0.f);
+        const bool bit = (bits[i / 64] >> (i % 64)) & 1;
+        bad += keep[i] != k || y[i] != x[i] * k || y2[i] != (k != 0.f ? x[i] * scale : 0.f) || bit != (k != 0.f);
       }
+      if (n % 64) bad += (bits[n / 64] >> (n % 64)) != 0;  // no bits past the slice
       CHECK_MSG(bad == 0, "base %llu n %lld: %lld elements differ", (unsigned long long)base, (long long)n,
                 (long long)bad);
     }
