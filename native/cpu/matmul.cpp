@@ -179,34 +179,26 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
 static void gelu_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols) {
   gelu_rows(e.out + (int64_t)i * e.ld + j, e.ld, c, ldc, rows, cols);
 }
-// The bf16 forward product with an epilogue, each thread on its rows (float only).
-template <typename F>
-static void fused_forward(const char* what, F* out, const F* inp, const F* weight, const F* bias, int N, int IC, int OC,
-                          GemmEpilogue ep) {
-  if constexpr (std::is_same_v<F, float>) {
-    ProfileScope prof(what, N, IC, OC);
-#pragma omp parallel
-    {
-      int lo, hi;
-      thread_range(N, lo, hi);
-      if (lo < hi) {
-        GemmEpilogue e = ep;  // its rows counted from the thread's first
-        if (e.out) e.out += (size_t)lo * e.ld;
-        if (e.in) e.in += (size_t)lo * e.ld;
-        gemm_bf16(out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true,
-                  false, bias, &e);
-      }
-    }
-  }
-}
 
 template <typename F>
 void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F* bias, int N, int IC, int OC,
                          Precision prec) {
-  // fused in bf16 where every GELU row segment is whole vectors of 16, as in gelu_forward (gelu_rows)
-  if (std::is_same_v<F, float> && prec == Precision::Bf16 && OC % 16 == 0)
-    return fused_forward("matmul_fwd+gelu bf16", pre, inp, weight, bias, N, IC, OC,
-                         GemmEpilogue{gelu_epilogue, (float*)post, nullptr, OC});
+  if constexpr (std::is_same_v<F, float>) {
+    // fused in bf16 where every GELU row segment is whole vectors of 16, as in gelu_forward (gelu_rows)
+    if (prec == Precision::Bf16 && OC % 16 == 0) {
+      ProfileScope prof("matmul_fwd+gelu bf16", N, IC, OC);
+#pragma omp parallel
+      {
+        int lo, hi;
+        thread_range(N, lo, hi);
+        const GemmEpilogue ep{gelu_epilogue, post + (size_t)lo * OC, OC};  // rows counted from the thread's first
+        if (lo < hi)
+          gemm_bf16(pre + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true,
+                    false, bias, &ep);
+      }
+      return;
+    }
+  }
   matmul_forward(pre, inp, weight, bias, N, IC, OC, prec);
   gelu_forward(post, pre, (int64_t)N * OC);
 }

@@ -144,10 +144,12 @@ class Encoder {
   uint64_t* drop_bits(int l, int site) {
     return drop_bits_.data() + ((size_t)l * 2 + site) * (((size_t)B_ * T_ * c_.hidden_size + 63) / 64);
   }
-  // masks of each layer's attention dropout where the attention kernel keeps them (attention_forward)
+  // masks of each layer's attention dropout where the attention kernel keeps them (attention_forward;
+  // none: null, the backward pass draws them again)
   typename K::template Vec<uint64_t> attn_bits_;
   uint64_t* attn_bits(int l) {
-    return attn_bits_.data() + (size_t)l * B_ * c_.num_attention_heads * T_ * ((T_ + 63) / 64);
+    const size_t per_layer = (size_t)B_ * c_.num_attention_heads * T_ * ((T_ + 63) / 64);
+    return attn_bits_.size() >= (size_t)c_.num_hidden_layers * per_layer ? attn_bits_.data() + l * per_layer : nullptr;
   }
   typename K::template Vec<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
   // backward scratch

@@ -35,7 +35,9 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
   fcg_.resize(BT * Fd);  // GELU's output: recomputed from fch_ in the backward pass, not kept per layer
   if (keep) {
     drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
-    attn_bits_.resize((size_t)c_.num_hidden_layers * B * c_.num_attention_heads * T * ((T + 63) / 64));
+    // the attention dropout's masks, kept only by the CPU's fused bf16 attention (attention_forward)
+    if (!K::kDevice && prec_ == Precision::Bf16 && c_.attention_probs_dropout_prob > 0)
+      attn_bits_.resize((size_t)c_.num_hidden_layers * B * c_.num_attention_heads * T * ((T + 63) / 64));
     xin_.resize(BT * C);
     demb_.resize(BT * E);
     for (auto* v : {&dx1_, &dtmp_, &dout_buf_}) v->resize(BT * C);
