@@ -274,19 +274,27 @@ static void probabilities(Precision prec, F* a, AttnScratch<F>& s, const F* q, c
 // the one gemm_bf16 forms (the same pair words, summed in the same order), the softmax and dropout
 // are the same functions on the same rows, so the output has the generic path's bits
 // (test_fastpaths checks this).
+// Regions of n[i] words in buf, each starting on a 64-byte line (the packed panels' aligned loads and
+// stores): *dst[i] = region i.
+template <size_t N>
+static void carve(std::vector<uint32_t>& buf, const size_t (&n)[N], uint32_t** const (&dst)[N]) {
+  const auto up = [](size_t x) { return (x + 15) / 16 * 16; };
+  size_t total = 16;
+  for (size_t x : n) total += up(x);
+  buf.resize(total);
+  uint32_t* b = buf.data() + (16 - ((uintptr_t)buf.data() / 4) % 16) % 16;
+  for (size_t i = 0; i < N; i++) *dst[i] = b, b += up(n[i]);
+}
+
 struct FusedScratch {
   std::vector<uint32_t> buf;
   std::vector<float> rows;
-  // 64-byte aligned words: q rows, k^T panels, v panels, one block of P' rows
-  uint32_t *q, *kt, *v, *p;
-  float *s, *pd;  // MR score rows; their dropped copy
+  uint32_t *q, *kt, *v, *p;  // q rows, k^T panels, v panels, one block of P' rows
+  float *s, *pd;             // MR score rows; their dropped copy
   void ensure(int T, int HS) {
-    const size_t nq = (size_t)T * kpw_for(HS), nkt = (size_t)(T + NR - 1) / NR * NR * ((HS + 1) / 2),
-                 nv = (size_t)(HS + NR - 1) / NR * NR * ((T + 1) / 2), np = (size_t)MR * kpw_for(T);
-    const auto up = [](size_t n) { return (n + 15) / 16 * 16; };
-    buf.resize(up(nq) + up(nkt) + up(nv) + up(np) + 16);
-    uint32_t* b = buf.data() + (16 - ((uintptr_t)buf.data() / 4) % 16) % 16;
-    q = b, kt = q + up(nq), v = kt + up(nkt), p = v + up(nv);
+    const size_t n[4] = {(size_t)T * kpw_for(HS), (size_t)(T + NR - 1) / NR * NR * ((HS + 1) / 2),
+                         (size_t)(HS + NR - 1) / NR * NR * ((T + 1) / 2), (size_t)MR * kpw_for(T)};
+    carve(buf, n, {&q, &kt, &v, &p});
     rows.resize((size_t)2 * MR * T);
     s = rows.data(), pd = s + (size_t)MR * T;
   }
@@ -430,22 +438,15 @@ struct FusedBwdScratch {
   static constexpr int RB = 16;  // query rows per block
   std::vector<uint32_t> buf;
   std::vector<float> rows;
-  // 64-byte aligned words: q rows; k^T, v^T and k panels; a block's dy rows and ds rows; dropout(P)
-  // and ds transposed (all rows: pair-major); one B panel
+  // q rows; k^T, v^T and k panels; a block's dy rows and ds rows; dropout(P) and ds transposed (all
+  // rows: pair-major, rows padded to 16); one B panel
   uint32_t *q, *kt, *vt, *kb, *dy, *ds, *pt, *dt, *bb;
   float *p, *pd, *keep, *dr;  // RB rows of T each
   void ensure(int T, int HS) {
-    const auto up = [](size_t n) { return (n + 15) / 16 * 16; };
-    const size_t Tn = (size_t)(T + NR - 1) / NR * NR, Hn = (size_t)(HS + NR - 1) / NR * NR;
+    const size_t Tn = (size_t)(T + NR - 1) / NR * NR, Hn = (size_t)(HS + NR - 1) / NR * NR, Tp = (T + 15) / 16 * 16;
     const size_t kph = (HS + 1) / 2, kpt = (T + 1) / 2, qw = kpw_for(HS), pw = kpw_for(T);
-    const size_t n[9] = {up((size_t)T * qw), up(Tn * kph), up(Tn * kph), up(Hn * kpt), up(RB * qw),
-                         up(RB * pw),        up(kpt * up(T)), up(kpt * up(T)), up(kpt * NR)};
-    size_t total = 16;
-    for (size_t x : n) total += x;
-    buf.resize(total);
-    uint32_t* b = buf.data() + (16 - ((uintptr_t)buf.data() / 4) % 16) % 16;
-    uint32_t** dst[9] = {&q, &kt, &vt, &kb, &dy, &ds, &pt, &dt, &bb};
-    for (int i = 0; i < 9; i++) *dst[i] = b, b += n[i];
+    const size_t n[9] = {T * qw, Tn * kph, Tn * kph, Hn * kpt, RB * qw, RB * pw, kpt * Tp, kpt * Tp, kpt * NR};
+    carve(buf, n, {&q, &kt, &vt, &kb, &dy, &ds, &pt, &dt, &bb});
     rows.resize((size_t)4 * RB * T);
     p = rows.data(), pd = p + (size_t)RB * T, keep = pd + (size_t)RB * T, dr = keep + (size_t)RB * T;
   }
