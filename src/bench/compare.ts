@@ -76,6 +76,8 @@ export function peakPerCore(ref: PeakLine[], register: PeakLine[] = []): Peak {
   return { ...ASSUMED_PEAK_GFLOPS_PER_CORE, source: "assumed" };
 }
 
+/** GLUE runs padded to a fixed length (not counted in the ratios; dynamic padding is) */
+const fixedPad = (l: { padding?: string }) => l.padding !== undefined && l.padding !== "dynamic";
 const best = (lines: MeasuredLine[]) => lines.reduce<MeasuredLine | undefined>((a, l) => (!a || (l.tokens_per_s ?? 0) > (a.tokens_per_s ?? 0) ? l : a), undefined);
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 /** The median of a list (the mean of the middle two when even). */
@@ -95,8 +97,7 @@ export function compareLines(ours: MeasuredLine[], ref: ReferenceLine[], peak: P
   for (const workload of REFERENCE_WORKLOADS) {
     // ours: every run (fp32 and bf16; GLUE workloads also padded to 128), dynamically padded first; the
     // ratios use our fastest run without fixed padding
-    const fixedPad = (l: MeasuredLine) => Number(l.padding !== undefined && l.padding !== "dynamic");
-    const mineAll = ours.filter((l) => l.bench === workload).sort((a, b) => fixedPad(a) - fixedPad(b));
+    const mineAll = ours.filter((l) => l.bench === workload).sort((a, b) => Number(fixedPad(a)) - Number(fixedPad(b)));
     const mine = best(mineAll.filter((l) => !fixedPad(l)));
     const sameDtype = (d: string) => best(mineAll.filter((l) => !fixedPad(l) && l.dtype === d));
     const theirs = ref.filter((l) => l.bench === workload && l.tokens_per_s);
@@ -159,9 +160,14 @@ export function formatCompareTable(
     l.runs.forEach((r, i) =>
       rows.push([i ? "" : l.workload, `${r.impl} ${r.dtype}${r.padding ? (r.padding === "dynamic" ? " dynamic pad" : ` pad ${r.padding}`) : ""}${r.omp_wait_policy ? ` (OMP ${r.omp_wait_policy})` : ""}`, String(r.threads), f(r.tokens_per_s), f(r.ours_ratio, 2), f(r.same_dtype_ratio ?? null, 2), f(r.gflops, 1), f(r.pct_peak, 0), f(r.peak_rss_mb)]),
     );
+  return [...head, "", ...columns(cols, rows)].join("\n");
+}
+
+/** Header and rows in aligned columns: the first two left-aligned (names), the rest right-aligned. */
+function columns(cols: string[], rows: string[][]): string[] {
   const w = cols.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j].length)));
   const fmt = (r: string[]) => r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join("  ").trimEnd();
-  return [...head, "", fmt(cols), ...rows.map(fmt)].join("\n");
+  return [fmt(cols), ...rows.map(fmt)];
 }
 
 /**
@@ -213,7 +219,7 @@ export function roundsRows(rounds: CompareLine[][]): RoundsRow[] {
     for (const l of round)
       for (const d of ["bf16", "fp32"]) {
         const theirs = l.runs.find((r) => r.impl === "pytorch" && r.dtype === d);
-        const mine = l.runs.filter((r) => r.impl === "electra" && r.dtype === d && (r.padding ?? "dynamic") === "dynamic");
+        const mine = l.runs.filter((r) => r.impl === "electra" && r.dtype === d && !fixedPad(r));
         const fastest = mine.reduce<CompareRun | undefined>((a, r) => (!a || r.tokens_per_s > a.tokens_per_s ? r : a), undefined);
         if (!theirs?.tokens_per_s || !fastest?.tokens_per_s) continue;
         add(l.workload, d, fastest.tokens_per_s, theirs.tokens_per_s);
@@ -230,9 +236,8 @@ export function formatRoundsTable(rows: RoundsRow[], extra: { what: string; valu
   ];
   const cols = ["workload", "measure", "ours (median)", "PyTorch (median)", "ratio per round", "median", "min-max"];
   const f = (x: number, d = 0) => x.toFixed(d);
-  const table = rows.map((r) => [r.workload, r.what.startsWith("peak") ? r.what : `tokens/s, ${r.what}`, f(median(r.ours)), f(median(r.theirs)), r.ratios.map((x) => f(x, 2)).join(" "), f(median(r.ratios), 2), `${f(Math.min(...r.ratios), 2)}-${f(Math.max(...r.ratios), 2)}`]);
-  for (const e of extra) if (e.values.length) table.push(["", e.what, "", "", e.values.map((x) => f(x, 2)).join(" "), f(median(e.values), 2), `${f(Math.min(...e.values), 2)}-${f(Math.max(...e.values), 2)}`]);
-  const w = cols.map((c, j) => Math.max(c.length, ...table.map((r) => r[j].length)));
-  const fmt = (r: string[]) => r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join("  ").trimEnd();
-  return [...head, "", fmt(cols), ...table.map(fmt)].join("\n");
+  const spread = (v: number[]) => [v.map((x) => f(x, 2)).join(" "), f(median(v), 2), `${f(Math.min(...v), 2)}-${f(Math.max(...v), 2)}`];
+  const table = rows.map((r) => [r.workload, r.what.startsWith("peak") ? r.what : `tokens/s, ${r.what}`, f(median(r.ours)), f(median(r.theirs)), ...spread(r.ratios)]);
+  for (const e of extra) if (e.values.length) table.push(["", e.what, "", "", ...spread(e.values)]);
+  return [...head, "", ...columns(cols, table)].join("\n");
 }
