@@ -40,6 +40,13 @@ void gelu_rows(float* out, int ldo, const float* inp, int ldi, int rows, int col
   for (int r = 0; r < rows; r++) gelu_fwd_f32(out + (int64_t)r * ldo, inp + (int64_t)r * ldi, 0, cols);
 }
 
+void gelu_backward_rows(float* d, int ldd, const float* inp, int ldi, int rows, int cols) {
+  for (int r = 0; r < rows; r++) {
+    float* dr = d + (int64_t)r * ldd;
+    gelu_bwd_f32(dr, inp + (int64_t)r * ldi, dr, 0, cols);
+  }
+}
+
 // fn(lo, hi) on each thread's contiguous chunk of [0, n); chunk starts are multiples of `align`.
 template <typename Fn>
 static void parallel_chunks(int64_t n, Fn fn, int64_t align = 16) {

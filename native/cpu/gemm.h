@@ -19,7 +19,8 @@ void gemm_f32(float* C, int ldc, const float* A, int sai, int sak, const float* 
 // each register tile as it is stored (still in L1); other paths once on all of C.
 struct GemmEpilogue {
   void (*fn)(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols);
-  float* out;  // the epilogue's own output (e.g. GELU's, which may be C itself), row stride ld
+  float* out;       // the epilogue's own output (e.g. GELU's, which may be C itself), row stride ld
+  const float* in;  // its own input (e.g. GELU's pre-activation for the backward pass), row stride ld
   int ld;
 };
 

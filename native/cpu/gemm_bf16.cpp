@@ -30,7 +30,10 @@ namespace electra {
 // 768 KB of L2: 1536 rows at KC 256, 384 at 1024.
 static constexpr int kMaxKC = 1024;
 static constexpr int kLongKC = 256;
-static constexpr int kPackedABytes = 768 * 1024;
+#ifndef ELECTRA_PACKED_A_BYTES
+#define ELECTRA_PACKED_A_BYTES (768 * 1024)
+#endif
+static constexpr int kPackedABytes = ELECTRA_PACKED_A_BYTES;
 static inline int kc_for(int K) { return K <= kMaxKC ? K : kLongKC; }
 static inline int mc_for(int kpw) {  // a multiple of 48 (MR 6 or 8, and 16 for the pair-major layout's stores)
   const int mc = kPackedABytes / 4 / kpw / 48 * 48;

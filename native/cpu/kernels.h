@@ -46,6 +46,13 @@ template <typename F>
 void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F* bias, int N, int IC, int OC,
                          Precision prec = Precision::Fp32);
 
+// dpre = (dout @ weight) * gelu'(pre) (N x IC): matmul_backward's input gradient then gelu_backward,
+// their bits, in one pass where the bf16 GEMM runs (each tile through GELU's derivative while in L1).
+// dpre must not alias dout, pre or weight.
+template <typename F>
+void matmul_gelu_backward(F* dpre, const F* dout, const F* pre, const F* weight, int N, int IC, int OC,
+                          Precision prec = Precision::Fp32);
+
 // Exact GELU: 0.5 x (1 + erf(x / sqrt 2)). out may alias inp.
 template <typename F>
 void gelu_forward(F* out, const F* inp, int64_t n);
@@ -53,6 +60,10 @@ void gelu_forward(F* out, const F* inp, int64_t n);
 // thread. The same bits as gelu_forward where cols and the row starts are multiples of 16 (then both
 // run the vector loop only).
 void gelu_rows(float* out, int ldo, const float* inp, int ldi, int rows, int cols);
+// gelu_backward's fp32 formula in place on rows [0, rows) x [0, cols) of d (row stride ldd), inp's
+// rows at stride ldi, on the calling thread; the same bits as gelu_backward where cols and the row
+// starts are multiples of 16.
+void gelu_backward_rows(float* d, int ldd, const float* inp, int ldi, int rows, int cols);
 // dinp = dout * gelu'(inp); dinp may alias dout.
 template <typename F>
 void gelu_backward(F* dinp, const F* inp, const F* dout, int64_t n);

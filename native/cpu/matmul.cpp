@@ -191,7 +191,7 @@ void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F
       {
         int lo, hi;
         thread_range(N, lo, hi);
-        const GemmEpilogue ep{gelu_epilogue, post + (size_t)lo * OC, OC};  // rows counted from the thread's first
+        const GemmEpilogue ep{gelu_epilogue, post + (size_t)lo * OC, nullptr, OC};  // rows counted from the thread's first
         if (lo < hi)
           gemm_bf16(pre + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true,
                     false, bias, &ep);
@@ -201,6 +201,33 @@ void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F
   }
   matmul_forward(pre, inp, weight, bias, N, IC, OC, prec);
   gelu_forward(post, pre, (int64_t)N * OC);
+}
+
+// The epilogue of the fused backward product: C *= gelu'(e.in), in place.
+static void gelu_backward_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols) {
+  gelu_backward_rows(c, ldc, e.in + (int64_t)i * e.ld + j, e.ld, rows, cols);
+}
+
+template <typename F>
+void matmul_gelu_backward(F* dpre, const F* dout, const F* pre, const F* weight, int N, int IC, int OC, Precision prec) {
+  if constexpr (std::is_same_v<F, float>) {
+    // fused in bf16 where every row segment is whole vectors of 16, as in gelu_backward
+    if (prec == Precision::Bf16 && IC % 16 == 0) {
+      ProfileScope prof("matmul_bwd+gelu bf16", N, IC, OC);
+#pragma omp parallel
+      {
+        int lo, hi;
+        thread_range(N, lo, hi);
+        const GemmEpilogue ep{gelu_backward_epilogue, nullptr, pre + (size_t)lo * IC, IC};
+        if (lo < hi)
+          gemm_bf16(dpre + (size_t)lo * IC, IC, dout + (size_t)lo * OC, OC, 1, weight, IC, hi - lo, IC, OC, false, false,
+                    false, nullptr, &ep);
+      }
+      return;
+    }
+  }
+  matmul_backward(dpre, (F*)nullptr, (F*)nullptr, dout, (const F*)nullptr, weight, N, IC, OC, false, prec);
+  gelu_backward(dpre, pre, dpre, (int64_t)N * IC);
 }
 
 // dweight += dout^T @ inp over N tokens, inside a parallel region. From kSplitTokens tokens on, the
@@ -282,6 +309,8 @@ template void matmul_forward<float>(float*, const float*, const float*, const fl
 template void matmul_forward<double>(double*, const double*, const double*, const double*, int, int, int, Precision);
 template void matmul_gelu_forward<float>(float*, float*, const float*, const float*, const float*, int, int, int, Precision);
 template void matmul_gelu_forward<double>(double*, double*, const double*, const double*, const double*, int, int, int, Precision);
+template void matmul_gelu_backward<float>(float*, const float*, const float*, const float*, int, int, int, Precision);
+template void matmul_gelu_backward<double>(double*, const double*, const double*, const double*, int, int, int, Precision);
 template void matmul_backward<float>(float*, float*, float*, const float*, const float*, const float*, int, int, int, bool, Precision);
 template void matmul_backward<double>(double*, double*, double*, const double*, const double*, const double*, int, int, int, bool, Precision);
 

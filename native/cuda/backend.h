@@ -88,6 +88,12 @@ struct CudaBackend {
     cuda::gelu_forward(post, pre, (int64_t)N * OC);
   }
   ELECTRA_FORWARD_CUDA_KERNEL(matmul_backward)
+  // the CPU engine's fused backward product, here as the kernels it fuses
+  static void matmul_gelu_backward(float* dpre, const float* dout, const float* pre, const float* w, int N, int IC,
+                                   int OC, Precision prec) {
+    cuda::matmul_backward(dpre, nullptr, nullptr, dout, nullptr, w, N, IC, OC, false, prec);
+    cuda::gelu_backward(dpre, pre, dpre, (int64_t)N * IC);
+  }
   // the CPU engine's kept attention-dropout masks: the GPU kernels draw them again (bits unused)
   static void attention_forward(float* out, float* att, const float* qkv, const int32_t* mask, int B, int T, int C,
                                 int NH, float p, uint64_t seed, uint64_t stream, Precision prec, uint64_t* /*bits*/) {

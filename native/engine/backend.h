@@ -76,6 +76,7 @@ struct CpuBackend {
   ELECTRA_FORWARD_KERNEL(matmul_forward)
   ELECTRA_FORWARD_KERNEL(matmul_gelu_forward)
   ELECTRA_FORWARD_KERNEL(matmul_backward)
+  ELECTRA_FORWARD_KERNEL(matmul_gelu_backward)
   ELECTRA_FORWARD_KERNEL(attention_forward)
   ELECTRA_FORWARD_KERNEL(attention_backward)
   ELECTRA_FORWARD_KERNEL(gelu_forward)

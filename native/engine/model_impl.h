@@ -166,8 +166,7 @@ void Encoder<F, K>::backward(const EmbeddingWeights<F>& dew, const EncoderWeight
     F* dfc = fcg;
     K::matmul_backward((F*)nullptr, dw.fcprojw + (int64_t)l * C * Fd, dw.fcprojb + (int64_t)l * C, dtmp, fcg,
                     w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, false, prec_);
-    K::matmul_backward(dfc, (F*)nullptr, (F*)nullptr, dtmp, fcg, w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, false, prec_);
-    K::gelu_backward(dfc, fch, dfc, (int64_t)BT * Fd);
+    K::matmul_gelu_backward(dfc, dtmp, fch, w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, prec_);
     K::matmul_backward(dx1, dw.fcw + (int64_t)l * Fd * C, dw.fcb + (int64_t)l * Fd, dfc, x1, w.fcw + (int64_t)l * Fd * C,
                     BT, C, Fd, true, prec_);
     K::layernorm_backward(dres, dw.ln1w + l * C, dw.ln1b + l * C, dx1, r1, m1_.data() + l * BT, s1_.data() + l * BT,
@@ -201,8 +200,7 @@ void DiscHead<F, K>::forward(const DiscHeadWeights<F>& w, const F* x, int R, int
   h_.resize((int64_t)R * C);
   g_.resize((int64_t)R * C);  // gelu(h); in backward, its gradient
   logits_.resize(R);
-  K::matmul_forward(h_.data(), x, w.densew, w.denseb, R, C, C, prec_);
-  K::gelu_forward(g_.data(), h_.data(), (int64_t)R * C);
+  K::matmul_gelu_forward(h_.data(), g_.data(), x, w.densew, w.denseb, R, C, C, prec_);
   K::matmul_forward(logits_.data(), g_.data(), w.predw, w.predb, R, C, 1, prec_);
 }
 
@@ -212,8 +210,7 @@ void DiscHead<F, K>::backward(F* dx, const DiscHeadWeights<F>& dw, const F* dlog
   const int R = R_, C = C_;
   // the gradient of g is written over g once its weight gradient is taken: no buffer of its own
   K::matmul_backward((F*)nullptr, dw.predw, dw.predb, dlogits, g_.data(), w.predw, R, C, 1, false, prec_);
-  K::matmul_backward(g_.data(), (F*)nullptr, (F*)nullptr, dlogits, g_.data(), w.predw, R, C, 1, false, prec_);
-  K::gelu_backward(g_.data(), h_.data(), g_.data(), (int64_t)R * C);
+  K::matmul_gelu_backward(g_.data(), dlogits, h_.data(), w.predw, R, C, 1, prec_);
   K::matmul_backward(dx, dw.densew, dw.denseb, g_.data(), x, w.densew, R, C, C, false, prec_);
 }
 
@@ -225,8 +222,7 @@ void GenHead<F, K>::forward(const GenHeadWeights<F>& w, const F* wte, const F* x
   ym_.resize(R);
   ys_.resize(R);
   logits_.resize((int64_t)R * V);
-  K::matmul_forward(h_.data(), x, w.densew, w.denseb, R, C, E, prec_);
-  K::gelu_forward(g_.data(), h_.data(), (int64_t)R * E);
+  K::matmul_gelu_forward(h_.data(), g_.data(), x, w.densew, w.denseb, R, C, E, prec_);
   K::layernorm_forward(y_.data(), ym_.data(), ys_.data(), g_.data(), w.lnw, w.lnb, R, E, eps);
   K::matmul_forward(logits_.data(), y_.data(), wte, w.bias, R, E, V, prec_);
 }

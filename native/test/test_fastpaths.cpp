@@ -250,6 +250,30 @@ TEST(matmul_gelu_forward_equals_separate_kernels) {
   }
 }
 
+TEST(matmul_gelu_backward_equals_separate_kernels) {
+  // matmul_gelu_backward (GELU's derivative applied to each bf16 GEMM tile of the input gradient as it
+  // is stored) against matmul_backward's input gradient followed by gelu_backward: the same bits, with
+  // edge tiles, a K of 1 (the discriminator head), an inner size past one k block, and an IC that is
+  // not whole vectors (then not fused).
+  struct Case { int N, IC, OC; };
+  for (const Case& c : {Case{256, 1024, 256}, Case{37, 64, 48}, Case{70, 96, 1}, Case{33, 48, 1100}, Case{9, 20, 32}}) {
+    std::mt19937 g(c.N + c.OC);
+    std::normal_distribution<float> nd(0, 1);
+    std::vector<float> dy((size_t)c.N * c.OC), w((size_t)c.OC * c.IC), pre((size_t)c.N * c.IC);
+    for (auto* v : {&dy, &w, &pre}) for (auto& e : *v) e = nd(g);
+    std::vector<float> fused(pre.size()), sep(pre.size());
+    matmul_gelu_backward(fused.data(), dy.data(), pre.data(), w.data(), c.N, c.IC, c.OC, Precision::Bf16);
+    matmul_backward(sep.data(), (float*)nullptr, (float*)nullptr, dy.data(), (const float*)nullptr, w.data(), c.N, c.IC,
+                    c.OC, false, Precision::Bf16);
+    gelu_backward(sep.data(), pre.data(), sep.data(), (int64_t)sep.size());
+    CHECK(std::memcmp(fused.data(), sep.data(), 4 * sep.size()) == 0);
+    // and not the product alone: GELU's derivative was applied
+    matmul_backward(sep.data(), (float*)nullptr, (float*)nullptr, dy.data(), (const float*)nullptr, w.data(), c.N, c.IC,
+                    c.OC, false, Precision::Bf16);
+    CHECK(std::memcmp(fused.data(), sep.data(), 4 * sep.size()) != 0);
+  }
+}
+
 TEST(gumbel_and_crossentropy_fp32_match_double) {
   const int R = 7, V = 3001;  // V odd: rows start anywhere within Philox blocks
   std::mt19937 g(11);
