@@ -172,6 +172,24 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
   }
 }
 
+// C (N x cols) = A (N x K, contiguous rows) x B (K x cols, or its transpose cols x K with b_trans) +
+// bias, in bf16 with each finished tile through fn; threads split the rows. The epilogue's out and in
+// (either may be null) are N x cols, row-aligned with C.
+static void gemm_bf16_rows(float* C, const float* A, const float* B, bool b_trans, const float* bias, int N, int cols,
+                           int K, void (*fn)(const GemmEpilogue&, float*, int, int, int, int, int), float* out,
+                           const float* in) {
+#pragma omp parallel
+  {
+    int lo, hi;
+    thread_range(N, lo, hi);
+    const size_t o = (size_t)lo * cols;  // the epilogue's rows are counted from the thread's first
+    const GemmEpilogue ep{fn, out ? out + o : nullptr, in ? in + o : nullptr, cols};
+    if (lo < hi)
+      gemm_bf16(C + o, cols, A + (size_t)lo * K, K, 1, B, b_trans ? K : cols, hi - lo, cols, K, false, b_trans, false,
+                bias, &ep);
+  }
+}
+
 // The epilogue of the fused forward product (gemm.h): GELU into e.out (which may be C itself). (A
 // residual-add epilogue for inference was slower than the separate pass, by about 3 ms per step on
 // each of the attention-output and FFN-output products, with or without prefetching the residual
@@ -187,15 +205,7 @@ void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F
     // fused in bf16 where every GELU row segment is whole vectors of 16, as in gelu_forward (gelu_rows)
     if (prec == Precision::Bf16 && OC % 16 == 0) {
       ProfileScope prof("matmul_fwd+gelu bf16", N, IC, OC);
-#pragma omp parallel
-      {
-        int lo, hi;
-        thread_range(N, lo, hi);
-        const GemmEpilogue ep{gelu_epilogue, post + (size_t)lo * OC, nullptr, OC};  // rows counted from the thread's first
-        if (lo < hi)
-          gemm_bf16(pre + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true,
-                    false, bias, &ep);
-      }
+      gemm_bf16_rows(pre, inp, weight, true, bias, N, OC, IC, gelu_epilogue, post, nullptr);
       return;
     }
   }
@@ -214,15 +224,7 @@ void matmul_gelu_backward(F* dpre, const F* dout, const F* pre, const F* weight,
     // fused in bf16 where every row segment is whole vectors of 16, as in gelu_backward
     if (prec == Precision::Bf16 && IC % 16 == 0) {
       ProfileScope prof("matmul_bwd+gelu bf16", N, IC, OC);
-#pragma omp parallel
-      {
-        int lo, hi;
-        thread_range(N, lo, hi);
-        const GemmEpilogue ep{gelu_backward_epilogue, nullptr, pre + (size_t)lo * IC, IC};
-        if (lo < hi)
-          gemm_bf16(dpre + (size_t)lo * IC, IC, dout + (size_t)lo * OC, OC, 1, weight, IC, hi - lo, IC, OC, false, false,
-                    false, nullptr, &ep);
-      }
+      gemm_bf16_rows(dpre, dout, weight, false, nullptr, N, IC, OC, gelu_backward_epilogue, nullptr, pre);
       return;
     }
   }
