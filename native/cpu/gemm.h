@@ -26,10 +26,12 @@ struct GemmEpilogue {
 
 // The same product with A and B rounded to bf16 (round to nearest even) and fp32 sums
 // (gemm_bf16.cpp): AVX512-BF16 dot products where the CPU has them, else (or with `emulate`) the
-// rounded operands through gemm_f32. `ep` (may be null) runs on the finished C.
+// rounded operands through gemm_f32. `ep` (may be null) runs on the finished C. With `a_sums`,
+// a_sums[i] += A[i][k] in fp32 from A's unrounded values, k = 0, 1, .., K - 1 in order, for each row i of
+// A (e.g. a bias gradient, from the output gradient packed for the weight gradient: no pass of its own).
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
                bool accumulate, bool b_trans = false, bool emulate = false, const float* bias = nullptr,
-               const GemmEpilogue* ep = nullptr);
+               const GemmEpilogue* ep = nullptr, float* a_sums = nullptr);
 // C rows [0, rows) x [0, cols) = bias (null: 0).
 void gemm_init(float* C, int ldc, int rows, int cols, const float* bias);
 bool gemm_bf16_native();  // whether gemm_bf16 runs AVX512-BF16 instructions here

@@ -71,7 +71,7 @@ static void gemm_bf16_emulated(float* C, int ldc, const float* A, int sai, int s
 #if defined(__x86_64__) && defined(__GNUC__)
 BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb,
                                          int rows, int cols, int K, bool accumulate, bool b_trans,
-                                         const float* bias, const GemmEpilogue* ep) {
+                                         const float* bias, const GemmEpilogue* ep, float* a_sums) {
   const int KC = kc_for(K), KPW = kpw_for(KC), MC = mc_for(KPW);
   // Per-thread buffers, looked up once per call (in the addon's position-independent code every
   // access to a thread_local may be a __tls_get_addr call).
@@ -84,7 +84,7 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
     const int k1 = std::min(K, k0 + KC), kp = (k1 - k0 + 1) / 2;
     for (int i0 = 0; i0 < rows; i0 += MC) {
       const int mc = std::min(MC, rows - i0);
-      const PackedA pa = pack_a(apd, KPW, MC, A, sai, sak, i0, mc, k0, k1);
+      const PackedA pa = pack_a(apd, KPW, MC, A, sai, sak, i0, mc, k0, k1, a_sums ? a_sums + i0 : nullptr);
       for (int j = 0; j < cols; j += NR) {
         const int w = std::min(NR, cols - j);
         if (b_trans) pack_b_trans(bp, B, ldb, j, w, k0, k1);
@@ -97,6 +97,15 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
 }
 #endif
 
+// a_sums[i] += A[i][k], k in order (gemm_bf16's a_sums without the AVX-512 packing)
+static void row_sums(float* a_sums, const float* A, int sai, int sak, int rows, int K) {
+  for (int i = 0; i < rows; i++) {
+    float s = a_sums[i];
+    for (int k = 0; k < K; k++) s += A[(long)i * sai + (long)k * sak];
+    a_sums[i] = s;
+  }
+}
+
 bool gemm_bf16_native() {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool ok = cpu_isa() == Isa::Avx512 && cpu_has_avx512_bf16();
@@ -107,12 +116,13 @@ bool gemm_bf16_native() {
 }
 
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
-               bool accumulate, bool b_trans, bool emulate, const float* bias, const GemmEpilogue* ep) {
+               bool accumulate, bool b_trans, bool emulate, const float* bias, const GemmEpilogue* ep, float* a_sums) {
   if (rows <= 0 || cols <= 0) return;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (K > 0 && !emulate && gemm_bf16_native())
-    return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias, ep);
+    return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias, ep, a_sums);
 #endif
+  if (a_sums) row_sums(a_sums, A, sai, sak, rows, K);
   if (!accumulate && K <= 0) gemm_init(C, ldc, rows, cols, bias);
   else if (K > 0) gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
   if (ep) ep->fn(*ep, C, ldc, 0, 0, rows, cols);

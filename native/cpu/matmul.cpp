@@ -132,9 +132,12 @@ static void bias_grad(F* dbias, const F* dout, int N, int OC, int lo, int hi) {
   for (int o = lo; o < hi; o++) dbias[o] += a[o - lo];
 }
 
+// a_sums: bf16 only (gemm_bf16's row sums of A)
 static void gemm(Precision prec, float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows,
-                 int cols, int K, bool accumulate, bool b_trans = false, const float* bias = nullptr) {
-  if (prec == Precision::Bf16) gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, false, bias);
+                 int cols, int K, bool accumulate, bool b_trans = false, const float* bias = nullptr,
+                 float* a_sums = nullptr) {
+  if (prec == Precision::Bf16)
+    gemm_bf16(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, false, bias, nullptr, a_sums);
   else gemm_f32(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
 }
 
@@ -240,11 +243,14 @@ void matmul_gelu_backward(F* dpre, const F* dout, const F* pre, const F* weight,
 // one sum: 1.3-1.6x faster on the model's shapes, where packing and memory traffic bound the
 // product). Within a team, threads split dweight's rows (output features) when inp is the smaller
 // operand to share, else its columns (then dout is shared).
+// With bsum (bf16), the bias gradient comes from the same packing of dout: bsum[h * OC + o] = the sum of
+// dout[n][o] over half h's tokens n in order, from zero (each feature summed by one thread of the team).
 static constexpr int kSplitTokens = 1024;
+static int token_halves(int N) { return N >= kSplitTokens ? 2 : 1; }
 static void weight_grad(Precision prec, float* dweight, const float* dout, const float* inp, int N, int IC, int OC,
-                        float* part) {
+                        float* part, float* bsum) {
   const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-  const int halves = N >= kSplitTokens ? 2 : 1, mid = halves == 2 ? N / 2 / 16 * 16 : N;
+  const int halves = token_halves(N), mid = halves == 2 ? N / 2 / 16 * 16 : N;
   for (int h = 0; h < halves; h++) {
     // this thread's team for half h, and its place in it (one thread: every half in turn)
     const int team = nt == 1 || halves == 1 ? nt : (nt - h + 1) / 2, member = nt == 1 || halves == 1 ? t : t / 2;
@@ -253,13 +259,15 @@ static void weight_grad(Precision prec, float* dweight, const float* dout, const
     float* C = h ? part : dweight;
     const float* dy = dout + (size_t)n0 * OC;
     const float* x = inp + (size_t)n0 * IC;
+    float* bs = bsum ? bsum + (size_t)h * OC : nullptr;
     int lo, hi;
-    if (OC <= IC && team > 1) {
+    if (OC <= IC && team > 1) {  // every member packs all of dout: the first one sums it
       share_range(IC, member, team, lo, hi);
-      if (lo < hi) gemm(prec, C + lo, IC, dy, 1, OC, x + lo, IC, OC, hi - lo, n1 - n0, h == 0);
+      if (lo < hi) gemm(prec, C + lo, IC, dy, 1, OC, x + lo, IC, OC, hi - lo, n1 - n0, h == 0, false, nullptr, member ? nullptr : bs);
     } else {
       share_range(OC, member, team, lo, hi);
-      if (lo < hi) gemm(prec, C + (size_t)lo * IC, IC, dy + lo, 1, OC, x, IC, hi - lo, IC, n1 - n0, h == 0);
+      if (lo < hi)
+        gemm(prec, C + (size_t)lo * IC, IC, dy + lo, 1, OC, x, IC, hi - lo, IC, n1 - n0, h == 0, false, nullptr, bs ? bs + lo : nullptr);
     }
   }
   if (halves == 1) return;
@@ -274,11 +282,17 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
                      int OC, bool accumulate, Precision prec) {
   ProfileScope prof(prec == Precision::Bf16 && sizeof(F) == 4 ? "matmul_bwd bf16" : "matmul_bwd", N, IC, OC);
   if constexpr (std::is_same_v<F, float>) {
-    static thread_local std::vector<float> part_buf;  // the second half's weight gradient (weight_grad)
+    static thread_local std::vector<float> part_buf, bsum_buf;  // the second half's weight gradient, the bias sums
     float* part = nullptr;
     if (dweight && N >= kSplitTokens) {
       part_buf.resize((size_t)OC * IC);
       part = part_buf.data();
+    }
+    // bf16: the bias gradient from the weight gradient's packing of dout (weight_grad), one sum per half
+    float* bsum = nullptr;
+    if (dbias && dweight && prec == Precision::Bf16) {
+      bsum_buf.assign((size_t)token_halves(N) * OC, 0.f);
+      bsum = bsum_buf.data();
     }
 #pragma omp parallel
     {
@@ -288,9 +302,15 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
         if (lo < hi)
           gemm(prec, dinp + (size_t)lo * IC, IC, dout + (size_t)lo * OC, OC, 1, weight, IC, hi - lo, IC, OC, accumulate);
       }
-      if (dweight) weight_grad(prec, dweight, dout, inp, N, IC, OC, part);
+      if (dweight) weight_grad(prec, dweight, dout, inp, N, IC, OC, part, bsum);
       thread_range(OC, lo, hi);
-      if (dbias && lo < hi) bias_grad(dbias, dout, N, OC, lo, hi);
+      if (bsum) {
+#pragma omp barrier
+        for (int h = 0; h < token_halves(N); h++)
+          for (int o = lo; o < hi; o++) dbias[o] += bsum[(size_t)h * OC + o];
+      } else if (dbias && lo < hi) {
+        bias_grad(dbias, dout, N, OC, lo, hi);
+      }
     }
   } else {
 #pragma omp parallel

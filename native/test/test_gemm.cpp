@@ -164,7 +164,39 @@ TEST(weight_gradient_in_two_halves_is_exact_and_thread_invariant) {
         }
       if (!(worst_rel < sh.N * 6e-8)) std::printf("  N %d IC %d OC %d %s: %.3g\n", sh.N, sh.IC, sh.OC, bf ? "bf16" : "fp32", worst_rel);
       CHECK(worst_rel < sh.N * 6e-8);  // K 2^-24 with room
+      // the bias gradient: fp32 sums of the unrounded dout in either mode (in bf16, from the weight
+      // gradient's packing of dout), old values kept
+      double worst_bias = 0;
+      for (int o = 0; o < sh.OC; o++) {
+        double s = b0[o], mag = std::fabs(s);
+        for (int n = 0; n < sh.N; n++) s += dy[(size_t)n * sh.OC + o], mag += std::fabs(dy[(size_t)n * sh.OC + o]);
+        worst_bias = std::max(worst_bias, std::fabs(dbs[0][o] - s) / mag);
+      }
+      CHECK(worst_bias < sh.N * 6e-8);
     }
+}
+
+TEST(gemm_bf16_row_sums_of_a_are_fp32_sums_in_order) {
+  // gemm_bf16's a_sums: each row of A summed over k in order from its unrounded values, added to the
+  // old sums, in every A layout (the transposed one inside the packing), native and emulated, K past
+  // one k block; the product unchanged by asking for them.
+  std::mt19937 g(8);
+  for (const Case& c : kCases) {
+    if (c.K == 0) continue;
+    const Operands o = make(c, g);
+    for (bool emulate : {false, true}) {
+      std::vector<float> C = o.C0, C2 = o.C0, sums(c.rows, 0.5f);
+      gemm_bf16(C.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, false, false, emulate,
+                nullptr, nullptr, sums.data());
+      gemm_bf16(C2.data(), o.ldc, o.A.data(), o.sai, o.sak, o.B.data(), o.ldb, c.rows, c.cols, c.K, false, false, emulate);
+      CHECK(C == C2);
+      for (int i = 0; i < c.rows; i++) {
+        float s = 0.5f;
+        for (int k = 0; k < c.K; k++) s += o.A[(size_t)i * o.sai + (size_t)k * o.sak];
+        CHECK(sums[i] == s);  // the same additions in the same order
+      }
+    }
+  }
 }
 
 TEST(matmul_forward_gives_the_same_bits_split_by_rows_or_by_columns) {
