@@ -333,22 +333,23 @@ static bool no_dropout(F* out, const F* inp, int64_t n, float p) {
 }
 
 template <typename F>
-void dropout_apply_bits(F* out, const F* inp, int64_t n, float p, const uint64_t* bits) {
-  ProfileScope prof("dropout");
-  if (no_dropout(out, inp, n, p)) return;
+void dropout_apply_bits_range(F* out, const F* inp, int64_t lo, int64_t hi, float p, const uint64_t* bits) {
   const F scale = (F)(1.0 / (1.0 - (double)p));
   if constexpr (std::is_same_v<F, float>) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (use_avx512()) {
-      parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_bits_avx512(out, inp, lo, hi, scale, bits); }, 64);
-      return;
-    }
+    if (use_avx512()) return dropout_bits_avx512(out, inp, lo, hi, scale, bits);
 #endif
-    parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_bits_f32(out, inp, lo, hi, scale, bits); }, 64);
+    dropout_bits_f32(out, inp, lo, hi, scale, bits);
   } else {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) out[i] = (bits[i / 64] >> (i % 64)) & 1 ? inp[i] * scale : F(0);
+    for (int64_t i = lo; i < hi; i++) out[i] = (bits[i / 64] >> (i % 64)) & 1 ? inp[i] * scale : F(0);
   }
+}
+
+template <typename F>
+void dropout_apply_bits(F* out, const F* inp, int64_t n, float p, const uint64_t* bits) {
+  ProfileScope prof("dropout");
+  if (no_dropout(out, inp, n, p)) return;
+  parallel_chunks(n, [&](int64_t lo, int64_t hi) { dropout_apply_bits_range(out, inp, lo, hi, p, bits); }, 64);
 }
 
 template <typename F>
@@ -375,6 +376,8 @@ template void dropout_range<float>(float*, float*, const float*, int64_t, float,
 template void dropout_range<double>(double*, double*, const double*, int64_t, float, uint64_t, uint64_t, uint64_t, uint64_t*);
 template void dropout_add_forward<float>(float*, const float*, const float*, int64_t, float, uint64_t, uint64_t, uint64_t*);
 template void dropout_add_forward<double>(double*, const double*, const double*, int64_t, float, uint64_t, uint64_t, uint64_t*);
+template void dropout_apply_bits_range<float>(float*, const float*, int64_t, int64_t, float, const uint64_t*);
+template void dropout_apply_bits_range<double>(double*, const double*, int64_t, int64_t, float, const uint64_t*);
 template void dropout_apply_bits<float>(float*, const float*, int64_t, float, const uint64_t*);
 template void dropout_apply_bits<double>(double*, const double*, int64_t, float, const uint64_t*);
 template void dropout_forward<double>(double*, const double*, int64_t, float, uint64_t, uint64_t);

@@ -35,10 +35,18 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
 template <typename F>
 void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* weight, const F* bias, int N, int C,
                        double eps);
-// dinp (N, C) = (or += when accumulate) the input gradient; dweight, dbias (C) +=. dinp may alias dout.
+// dinp (N, C) = (or += when accumulate) the input gradient; dweight, dbias (C) += (summed in fixed
+// chunks of rows: the same bits at any thread count). dinp may alias dout.
 template <typename F>
 void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* mean,
                         const F* rstd, const F* weight, int N, int C, bool accumulate);
+// layernorm_backward, then dropped = dropout_apply_bits(dinp, p, bits) (dropped null: none; it must not
+// alias dinp): the same bits, the masks applied to each chunk of rows while it is in L2 where C is a
+// multiple of 64.
+template <typename F>
+void layernorm_dropout_backward(F* dinp, F* dropped, F* dweight, F* dbias, const F* dout, const F* inp, const F* mean,
+                                const F* rstd, const F* weight, int N, int C, bool accumulate, float p,
+                                const uint64_t* bits);
 
 // pre = inp @ weight^T + bias, then post = gelu(pre) (post may be pre): matmul_forward and
 // gelu_forward's bits, in one pass where the bf16 GEMM runs (each tile through GELU while in L1).
@@ -95,6 +103,9 @@ void dropout_add_forward(F* out, const F* inp, const F* resid, int64_t n, float 
 // result without drawing the random numbers again. out may alias inp.
 template <typename F>
 void dropout_apply_bits(F* out, const F* inp, int64_t n, float p, const uint64_t* bits);
+// dropout_apply_bits on elements [lo, hi) (lo a multiple of 64), on the calling thread.
+template <typename F>
+void dropout_apply_bits_range(F* out, const F* inp, int64_t lo, int64_t hi, float p, const uint64_t* bits);
 
 // Embeddings: out (B, T, E) = wte[ids] + wpe[t] + wtt[token_type]. ids/tt (B, T).
 template <typename F>

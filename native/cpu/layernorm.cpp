@@ -54,10 +54,12 @@ static inline __attribute__((always_inline)) void ln_fwd_row(F* y, F* mean, F* r
   *rstd = rf;
 }
 
-// dx = r * (dnorm - mean(dnorm) - xhat * mean(dnorm * xhat)), dnorm = dy * w
+// dx = r * (dnorm - mean(dnorm) - xhat * mean(dnorm * xhat)), dnorm = dy * w; with sw, sb the row's
+// terms of the weight and bias gradients are added to them (sw += dy * xhat, sb += dy) in the same
+// pass. dx may alias dy.
 template <typename F>
-static inline __attribute__((always_inline)) void ln_bwd_row(F* dx, const F* dy, const F* x, F m, F r, const F* weight,
-                                                             int C, bool accumulate) {
+static inline __attribute__((always_inline)) void ln_bwd_row(F* dx, F* sw, F* sb, const F* dy, const F* x, F m, F r,
+                                                             const F* weight, int C, bool accumulate) {
   const int Cw = C / kLanes * kLanes;
   double aa[kLanes] = {}, bb[kLanes] = {};
   for (int i = 0; i < Cw; i += kLanes)
@@ -77,6 +79,13 @@ static inline __attribute__((always_inline)) void ln_bwd_row(F* dx, const F* dy,
     b += dn * xhat;
   }
   const F ma = (F)(a / C), mb = (F)(b / C);
+  if (sw) {  // the gradient sums first: dx may alias dy
+#pragma omp simd
+    for (int i = 0; i < C; i++) {
+      sw[i] += dy[i] * (x[i] - m) * r;
+      sb[i] += dy[i];
+    }
+  }
   if (accumulate) {
 #pragma omp simd
     for (int i = 0; i < C; i++) dx[i] += r * (dy[i] * weight[i] - ma - (x[i] - m) * r * mb);
@@ -86,49 +95,31 @@ static inline __attribute__((always_inline)) void ln_bwd_row(F* dx, const F* dy,
   }
 }
 
-// Features [lo, lo + w) of the weight and bias gradients, summed over rows in order.
-template <typename F>
-static inline __attribute__((always_inline)) void ln_dw_cols(F* sw, F* sb, const F* dout, const F* inp, const F* mean,
-                                                             const F* rstd, int N, int C, int lo, int w) {
-  for (int n = 0; n < N; n++) {
-    const F* dy = dout + (int64_t)n * C + lo;
-    const F* x = inp + (int64_t)n * C + lo;
-    const F m = mean[n], r = rstd[n];
-#pragma omp simd
-    for (int i = 0; i < w; i++) {
-      sw[i] += dy[i] * (x[i] - m) * r;
-      sb[i] += dy[i];
-    }
-  }
-}
-
 template <typename F>
 static inline __attribute__((always_inline)) void ln_fwd_rows(F* out, F* mean, F* rstd, const F* inp, const F* weight,
                                                               const F* bias, int n0, int n1, int C, double eps) {
   for (int n = n0; n < n1; n++)
     ln_fwd_row(out + (int64_t)n * C, mean + n, rstd + n, inp + (int64_t)n * C, weight, bias, C, eps);
 }
+// Rows [n0, n1) of the backward pass; sw, sb (may be null): the weight and bias gradient terms added in.
 template <typename F>
-static inline __attribute__((always_inline)) void ln_bwd_rows(F* dinp, const F* dout, const F* inp, const F* mean,
-                                                              const F* rstd, const F* weight, int n0, int n1, int C,
-                                                              bool accumulate) {
-  for (int n = n0; n < n1; n++)
-    ln_bwd_row(dinp + (int64_t)n * C, dout + (int64_t)n * C, inp + (int64_t)n * C, mean[n], rstd[n], weight, C,
-               accumulate);
+static inline __attribute__((always_inline)) void ln_bwd_rows(F* dinp, F* sw, F* sb, const F* dout, const F* inp,
+                                                              const F* mean, const F* rstd, const F* weight, int n0,
+                                                              int n1, int C, bool accumulate) {
+  for (int n = n0; n < n1; n++) {
+    const int64_t e0 = (int64_t)n * C;
+    ln_bwd_row(dinp + e0, sw, sb, dout + e0, inp + e0, mean[n], rstd[n], weight, C, accumulate);
+  }
 }
 ELECTRA_MULTIVERSION static void ln_fwd_rows_f32(float* out, float* mean, float* rstd, const float* inp,
                                                  const float* weight, const float* bias, int n0, int n1, int C,
                                                  double eps) {
   ln_fwd_rows(out, mean, rstd, inp, weight, bias, n0, n1, C, eps);
 }
-ELECTRA_MULTIVERSION static void ln_bwd_rows_f32(float* dinp, const float* dout, const float* inp, const float* mean,
-                                                 const float* rstd, const float* weight, int n0, int n1, int C,
-                                                 bool accumulate) {
-  ln_bwd_rows(dinp, dout, inp, mean, rstd, weight, n0, n1, C, accumulate);
-}
-ELECTRA_MULTIVERSION static void ln_dw_cols_f32(float* sw, float* sb, const float* dout, const float* inp,
-                                                const float* mean, const float* rstd, int N, int C, int lo, int w) {
-  ln_dw_cols(sw, sb, dout, inp, mean, rstd, N, C, lo, w);
+ELECTRA_MULTIVERSION static void ln_bwd_rows_f32(float* dinp, float* sw, float* sb, const float* dout, const float* inp,
+                                                 const float* mean, const float* rstd, const float* weight, int n0,
+                                                 int n1, int C, bool accumulate) {
+  ln_bwd_rows(dinp, sw, sb, dout, inp, mean, rstd, weight, n0, n1, C, accumulate);
 }
 
 template <typename F>
@@ -144,47 +135,63 @@ void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* weight, 
   }
 }
 
+// The weight and bias gradients are summed over rows in kLnChunks fixed chunks of rows (each chunk's
+// partial sums in row order, then the chunks in order), so the sums do not depend on the thread count,
+// and they come from the same pass over the rows as dinp.
+constexpr int kLnChunks = 16;
+
 template <typename F>
-void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* mean, const F* rstd,
-                        const F* weight, int N, int C, bool accumulate) {
+void layernorm_dropout_backward(F* dinp, F* dropped, F* dweight, F* dbias, const F* dout, const F* inp, const F* mean,
+                                const F* rstd, const F* weight, int N, int C, bool accumulate, float p,
+                                const uint64_t* bits) {
   ProfileScope prof("layernorm_bwd");
-  if (dweight || dbias) {
-    // Each thread owns a range of features and sums over rows in order (thread-count independent),
-    // sweeping rows so that memory is read contiguously.
+  const bool sums = dweight || dbias;
+  // the masks are applied to each chunk of rows while it is in L2 where chunks start at whole words of
+  // bits; else in a pass of their own
+  const bool fuse_drop = dropped && p > 0.f && C % 64 == 0;
+  static thread_local std::vector<F> part;
+  if (sums) part.assign((size_t)kLnChunks * 2 * C, F(0));
+  F* const pw = part.data();
 #pragma omp parallel
-    {
+  {
+#pragma omp for schedule(static)
+    for (int ch = 0; ch < kLnChunks; ch++) {
+      int n0, n1;
+      share_range(N, ch, kLnChunks, n0, n1);
+      F* sw = sums ? pw + (size_t)ch * 2 * C : nullptr;
+      F* sb = sums ? sw + C : nullptr;
+      if (n0 < n1) {
+        if constexpr (std::is_same_v<F, float>) ln_bwd_rows_f32(dinp, sw, sb, dout, inp, mean, rstd, weight, n0, n1, C, accumulate);
+        else ln_bwd_rows(dinp, sw, sb, dout, inp, mean, rstd, weight, n0, n1, C, accumulate);
+        if (fuse_drop) dropout_apply_bits_range(dropped, dinp, (int64_t)n0 * C, (int64_t)n1 * C, p, bits);
+      }
+    }  // (barrier)
+    if (sums) {
       int lo, hi;
       thread_range(C, lo, hi);
-      const int w = hi - lo;
-      if (w > 0) {
-        static thread_local std::vector<F> sw_tls, sb_tls;
-        sw_tls.assign((size_t)w, F(0));
-        sb_tls.assign((size_t)w, F(0));
-        F* sw = sw_tls.data();
-        F* sb = sb_tls.data();
-        if constexpr (std::is_same_v<F, float>) ln_dw_cols_f32(sw, sb, dout, inp, mean, rstd, N, C, lo, w);
-        else ln_dw_cols(sw, sb, dout, inp, mean, rstd, N, C, lo, w);
-        for (int i = 0; i < w; i++) {
-          if (dweight) dweight[lo + i] += sw[i];
-          if (dbias) dbias[lo + i] += sb[i];
-        }
+      for (int i = lo; i < hi; i++) {
+        F w = 0, b = 0;
+        for (int ch = 0; ch < kLnChunks; ch++) w += pw[(size_t)ch * 2 * C + i], b += pw[(size_t)ch * 2 * C + C + i];
+        if (dweight) dweight[i] += w;
+        if (dbias) dbias[i] += b;
       }
     }
   }
-  if (dinp) {
-#pragma omp parallel
-    {
-      int lo, hi;
-      thread_range(N, lo, hi);
-      if constexpr (std::is_same_v<F, float>) ln_bwd_rows_f32(dinp, dout, inp, mean, rstd, weight, lo, hi, C, accumulate);
-      else ln_bwd_rows(dinp, dout, inp, mean, rstd, weight, lo, hi, C, accumulate);
-    }
-  }
+  if (dropped && !fuse_drop) dropout_apply_bits(dropped, dinp, (int64_t)N * C, p, bits);
+}
+
+template <typename F>
+void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* mean, const F* rstd,
+                        const F* weight, int N, int C, bool accumulate) {
+  layernorm_dropout_backward(dinp, (F*)nullptr, dweight, dbias, dout, inp, mean, rstd, weight, N, C, accumulate, 0.f,
+                             nullptr);
 }
 
 template void layernorm_forward<float>(float*, float*, float*, const float*, const float*, const float*, int, int, double);
 template void layernorm_forward<double>(double*, double*, double*, const double*, const double*, const double*, int, int, double);
 template void layernorm_backward<float>(float*, float*, float*, const float*, const float*, const float*, const float*, const float*, int, int, bool);
+template void layernorm_dropout_backward<float>(float*, float*, float*, float*, const float*, const float*, const float*, const float*, const float*, int, int, bool, float, const uint64_t*);
+template void layernorm_dropout_backward<double>(double*, double*, double*, double*, const double*, const double*, const double*, const double*, const double*, int, int, bool, float, const uint64_t*);
 template void layernorm_backward<double>(double*, double*, double*, const double*, const double*, const double*, const double*, const double*, int, int, bool);
 
 }  // namespace electra

@@ -77,6 +77,13 @@ struct CudaBackend {
   ELECTRA_FORWARD_CUDA_KERNEL(embedding_backward)
   ELECTRA_FORWARD_CUDA_KERNEL(layernorm_forward)
   ELECTRA_FORWARD_CUDA_KERNEL(layernorm_backward)
+  // the CPU engine's fused LayerNorm backward and dropout, here as the kernels it fuses
+  static void layernorm_dropout_backward(float* dinp, float* dropped, float* dweight, float* dbias, const float* dout,
+                                         const float* inp, const float* mean, const float* rstd, const float* weight,
+                                         int N, int C, bool accumulate, float p, const uint64_t* bits) {
+    cuda::layernorm_backward(dinp, dweight, dbias, dout, inp, mean, rstd, weight, N, C, accumulate);
+    if (dropped) cuda::dropout_apply_bits(dropped, dinp, (int64_t)N * C, p, bits);
+  }
   ELECTRA_FORWARD_CUDA_KERNEL(dropout_forward)
   ELECTRA_FORWARD_CUDA_KERNEL(dropout_add_forward)
   ELECTRA_FORWARD_CUDA_KERNEL(dropout_apply_bits)

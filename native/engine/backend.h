@@ -70,6 +70,7 @@ struct CpuBackend {
   ELECTRA_FORWARD_KERNEL(embedding_backward)
   ELECTRA_FORWARD_KERNEL(layernorm_forward)
   ELECTRA_FORWARD_KERNEL(layernorm_backward)
+  ELECTRA_FORWARD_KERNEL(layernorm_dropout_backward)
   ELECTRA_FORWARD_KERNEL(dropout_forward)
   ELECTRA_FORWARD_KERNEL(dropout_add_forward)
   ELECTRA_FORWARD_KERNEL(dropout_apply_bits)

@@ -158,9 +158,9 @@ void Encoder<F, K>::backward(const EmbeddingWeights<F>& dew, const EncoderWeight
     const F* fch = fch_.data() + (int64_t)l * BT * Fd;
     F* fcg = fcg_.data();
     const F* r2 = r2_.data() + (int64_t)l * BT * C;
-    K::layernorm_backward(dx1, dw.ln2w + l * C, dw.ln2b + l * C, dres, r2, m2_.data() + l * BT, s2_.data() + l * BT,
-                       w.ln2w + l * C, BT, C, false);
-    K::dropout_apply_bits(dtmp, dx1, (int64_t)BT * C, ph, drop_bits(l, 1));  // the forward pass's masks
+    // and the FFN branch's gradient: dx1 through the forward pass's dropout masks
+    K::layernorm_dropout_backward(dx1, dtmp, dw.ln2w + l * C, dw.ln2b + l * C, dres, r2, m2_.data() + l * BT,
+                                  s2_.data() + l * BT, w.ln2w + l * C, BT, C, false, ph, drop_bits(l, 1));
     K::gelu_forward(fcg, fch, (int64_t)BT * Fd);  // recomputed rather than kept per layer
     // the FFN's inner gradient is written over GELU's output once its weight gradient is taken
     F* dfc = fcg;
@@ -169,9 +169,8 @@ void Encoder<F, K>::backward(const EmbeddingWeights<F>& dew, const EncoderWeight
     K::matmul_gelu_backward(dfc, dtmp, fch, w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, prec_);
     K::matmul_backward(dx1, dw.fcw + (int64_t)l * Fd * C, dw.fcb + (int64_t)l * Fd, dfc, x1, w.fcw + (int64_t)l * Fd * C,
                     BT, C, Fd, true, prec_);
-    K::layernorm_backward(dres, dw.ln1w + l * C, dw.ln1b + l * C, dx1, r1, m1_.data() + l * BT, s1_.data() + l * BT,
-                       w.ln1w + l * C, BT, C, false);
-    K::dropout_apply_bits(dtmp, dres, (int64_t)BT * C, ph, drop_bits(l, 0));
+    K::layernorm_dropout_backward(dres, dtmp, dw.ln1w + l * C, dw.ln1b + l * C, dx1, r1, m1_.data() + l * BT,
+                                  s1_.data() + l * BT, w.ln1w + l * C, BT, C, false, ph, drop_bits(l, 0));
     // ctx's gradient is written over ctx (this layer's, needed by nothing else) once its weight gradient is taken
     F* dctx = ctx_.data() + (int64_t)l * BT * C;
     K::matmul_backward((F*)nullptr, dw.attprojw + (int64_t)l * C * C, dw.attprojb + (int64_t)l * C, dtmp, ctx,

@@ -274,6 +274,53 @@ TEST(matmul_gelu_backward_equals_separate_kernels) {
   }
 }
 
+TEST(layernorm_dropout_backward_equals_separate_kernels) {
+  // layernorm_dropout_backward (the weight and bias gradients and the dropout masks taken in the pass
+  // that computes dinp) against layernorm_backward then dropout_apply_bits: the same bits, with or
+  // without accumulate, rows of whole 64-bit mask words (fused) or not (C 100: masks in a pass of their
+  // own), p 0 (a copy); the same bits at 1, 2 and 3 threads; the weight and bias gradients against
+  // float64 sums.
+  struct Case { int N, C; float p; };
+  for (const Case& c : {Case{300, 256, 0.1f}, Case{37, 64, 0.2f}, Case{41, 100, 0.1f}, Case{20, 128, 0.f}, Case{5, 64, 0.1f}})
+    for (bool acc : {false, true}) {
+      std::mt19937 g(c.N * 7 + c.C);
+      std::normal_distribution<float> nd(0, 1);
+      const size_t n = (size_t)c.N * c.C;
+      std::vector<float> x(n), dy(n), w(c.C), b(c.C), y(n), m(c.N), r(c.N), dx0(n), w0(c.C), b0(c.C);
+      for (auto* v : {&x, &dy, &w, &b, &dx0, &w0, &b0}) for (auto& e : *v) e = nd(g);
+      layernorm_forward(y.data(), m.data(), r.data(), x.data(), w.data(), b.data(), c.N, c.C, 1e-12);
+      std::vector<uint64_t> bits((n + 63) / 64);
+      std::vector<float> scratch(n);
+      dropout_add_forward(scratch.data(), dy.data(), dy.data(), (int64_t)n, c.p, 3, 4, bits.data());
+      std::vector<std::vector<float>> outs;
+      for (int threads : {1, 2, 3}) {
+        set_num_threads(threads);
+        std::vector<float> dx = dx0, dd(n, -7.f), dw = w0, db = b0;
+        layernorm_dropout_backward(dx.data(), dd.data(), dw.data(), db.data(), dy.data(), x.data(), m.data(), r.data(),
+                                   w.data(), c.N, c.C, acc, c.p, bits.data());
+        outs.push_back(dx), outs.push_back(dd), outs.push_back(dw), outs.push_back(db);
+      }
+      set_num_threads(0);
+      for (int k = 0; k < 4; k++) CHECK(outs[k] == outs[4 + k] && outs[k] == outs[8 + k]);
+      std::vector<float> dx = dx0, dd(n), dw = w0, db = b0;
+      layernorm_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), m.data(), r.data(), w.data(), c.N, c.C, acc);
+      dropout_apply_bits(dd.data(), dx.data(), (int64_t)n, c.p, bits.data());
+      CHECK(std::memcmp(dx.data(), outs[0].data(), 4 * n) == 0);
+      CHECK(std::memcmp(dd.data(), outs[1].data(), 4 * n) == 0);
+      CHECK(outs[2] == dw && outs[3] == db);
+      double ew = 0, eb = 0;
+      for (int i = 0; i < c.C; i++) {
+        double sw = w0[i], sb = b0[i], mw = std::fabs(sw), mb = std::fabs(sb);
+        for (int k = 0; k < c.N; k++) {
+          const double d = dy[(size_t)k * c.C + i], xh = ((double)x[(size_t)k * c.C + i] - m[k]) * r[k];
+          sw += d * xh, sb += d, mw += std::fabs(d * xh), mb += std::fabs(d);
+        }
+        ew = std::max(ew, std::fabs(dw[i] - sw) / mw), eb = std::max(eb, std::fabs(db[i] - sb) / mb);
+      }
+      CHECK(ew < 1e-5 && eb < 1e-5);
+    }
+}
+
 TEST(gumbel_and_crossentropy_fp32_match_double) {
   const int R = 7, V = 3001;  // V odd: rows start anywhere within Philox blocks
   std::mt19937 g(11);
