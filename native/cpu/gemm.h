@@ -22,6 +22,10 @@ struct GemmEpilogue {
   float* out;       // the epilogue's own output (e.g. GELU's, which may be C itself), row stride ld
   const float* in;  // its own input (e.g. GELU's pre-activation for the backward pass), row stride ld
   int ld;
+  uint16_t* out16 = nullptr;  // or its output as bf16, row stride ld
+  // C itself is not wanted: the tiles go to a scratch in L1 before fn, and C is never written (then
+  // gemm_bf16 needs accumulate off; C may be null)
+  bool scratch = false;
 };
 
 // The same product with A and B rounded to bf16 (round to nearest even) and fp32 sums
@@ -32,6 +36,17 @@ struct GemmEpilogue {
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
                bool accumulate, bool b_trans = false, bool emulate = false, const float* bias = nullptr,
                const GemmEpilogue* ep = nullptr, float* a_sums = nullptr);
+// gemm_bf16 with A already bf16 (row-major, row stride lda; lda and K even, A 4-byte aligned): its
+// rows are read in place by the register tiles, never packed; the same bits as gemm_bf16 on the fp32
+// values A was rounded from (bf16 -> fp32 is exact).
+void gemm_bf16_a16(float* C, int ldc, const uint16_t* A, int lda, const float* B, int ldb, int rows, int cols, int K,
+                   bool accumulate, bool b_trans = false, const float* bias = nullptr,
+                   const GemmEpilogue* ep = nullptr);
+// dst[i] = src[i] rounded to bf16 (to nearest even; vcvtneps2bf16 where the CPU has AVX512-BF16, as
+// the GEMM's packing, else to_bf16), i in [0, n).
+void round_to_bf16(uint16_t* dst, const float* src, int64_t n);
+// round_to_bf16 on rows [0, rows) x [0, cols) (row strides ldd, lds).
+void round_rows_to_bf16(uint16_t* dst, int ldd, const float* src, int lds, int rows, int cols);
 // C rows [0, rows) x [0, cols) = bias (null: 0).
 void gemm_init(float* C, int ldc, int rows, int cols, const float* bias);
 bool gemm_bf16_native();  // whether gemm_bf16 runs AVX512-BF16 instructions here

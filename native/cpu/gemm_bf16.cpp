@@ -69,9 +69,11 @@ static void gemm_bf16_emulated(float* C, int ldc, const float* A, int sai, int s
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// A16 (when non-null): A as bf16, row-major with row stride sai (then A is unused), read in place.
 BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb,
                                          int rows, int cols, int K, bool accumulate, bool b_trans,
-                                         const float* bias, const GemmEpilogue* ep, float* a_sums) {
+                                         const float* bias, const GemmEpilogue* ep, float* a_sums,
+                                         const uint16_t* A16 = nullptr) {
   const int KC = kc_for(K), KPW = kpw_for(KC), MC = mc_for(KPW);
   // Per-thread buffers, looked up once per call (in the addon's position-independent code every
   // access to a thread_local may be a __tls_get_addr call).
@@ -84,12 +86,15 @@ BF16_TARGET static void gemm_bf16_avx512(float* C, int ldc, const float* A, int 
     const int k1 = std::min(K, k0 + KC), kp = (k1 - k0 + 1) / 2;
     for (int i0 = 0; i0 < rows; i0 += MC) {
       const int mc = std::min(MC, rows - i0);
-      const PackedA pa = pack_a(apd, KPW, MC, A, sai, sak, i0, mc, k0, k1, a_sums ? a_sums + i0 : nullptr);
+      // bf16 rows in place: pair p of row r is the 32-bit word at element 2 p of the row
+      const uint32_t* ap = A16 ? (const uint32_t*)(A16 + (long)i0 * sai + k0) : apd;
+      const PackedA pa = A16 ? PackedA{sai / 2, 1}
+                             : pack_a(apd, KPW, MC, A, sai, sak, i0, mc, k0, k1, a_sums ? a_sums + i0 : nullptr);
       for (int j = 0; j < cols; j += NR) {
         const int w = std::min(NR, cols - j);
         if (b_trans) pack_b_trans(bp, B, ldb, j, w, k0, k1);
         else pack_b(bp, B, ldb, j, w, k0, k1);
-        panel_product(C + (long)i0 * ldc + j, ldc, apd, pa.sr, pa.sp, bp, kp, mc, w, accumulate || k0 > 0,
+        panel_product(C + (long)i0 * ldc + j, ldc, ap, pa.sr, pa.sp, bp, kp, mc, w, accumulate || k0 > 0,
                       bias ? bias + j : nullptr, k1 == K ? ep : nullptr, i0, j);
       }
     }
@@ -106,6 +111,55 @@ static void row_sums(float* a_sums, const float* A, int sai, int sak, int rows, 
   }
 }
 
+void gemm_bf16_a16(float* C, int ldc, const uint16_t* A, int lda, const float* B, int ldb, int rows, int cols, int K,
+                   bool accumulate, bool b_trans, const float* bias, const GemmEpilogue* ep) {
+  if (rows <= 0 || cols <= 0) return;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (K > 0 && gemm_bf16_native())
+    return gemm_bf16_avx512(C, ldc, nullptr, lda, 1, B, ldb, rows, cols, K, accumulate, b_trans, bias, ep, nullptr, A);
+#endif
+  // elsewhere: the exact fp32 values, which gemm_bf16 rounds back to themselves
+  static thread_local std::vector<float> a;
+  a.resize((size_t)rows * K);
+  for (int i = 0; i < rows; i++)
+    for (int k = 0; k < K; k++) {
+      const uint32_t u = (uint32_t)A[(size_t)i * lda + k] << 16;
+      std::memcpy(&a[(size_t)i * K + k], &u, 4);
+    }
+  gemm_bf16(C, ldc, a.data(), K, 1, B, ldb, rows, cols, K, accumulate, b_trans, false, bias, ep);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+BF16_TARGET static void round_to_bf16_avx512(uint16_t* dst, const float* src, int64_t n) {
+  for (int64_t i = 0; i < n; i += 32) {
+    const int m = (int)std::min<int64_t>(32, n - i);
+    const __mmask16 k0 = (__mmask16)(m >= 16 ? 0xFFFF : (1u << m) - 1);
+    const __mmask16 k1 = (__mmask16)(m >= 32 ? 0xFFFF : m > 16 ? (1u << (m - 16)) - 1 : 0);
+    const __mmask32 k = (__mmask32)(m >= 32 ? 0xFFFFFFFFu : (1u << m) - 1);
+    const __m512 lo = _mm512_maskz_loadu_ps(k0, src + i), hi = _mm512_maskz_loadu_ps(k1, src + i + 16);
+    _mm512_mask_storeu_epi16(dst + i, k, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+  }
+}
+#endif
+
+void round_to_bf16(uint16_t* dst, const float* src, int64_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (gemm_bf16_native()) return round_to_bf16_avx512(dst, src, n);
+#endif
+  for (int64_t i = 0; i < n; i++) dst[i] = to_bf16(src[i]);
+}
+
+void round_rows_to_bf16(uint16_t* dst, int ldd, const float* src, int lds, int rows, int cols) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (gemm_bf16_native()) {
+    for (int r = 0; r < rows; r++) round_to_bf16_avx512(dst + (long)r * ldd, src + (long)r * lds, cols);
+    return;
+  }
+#endif
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++) dst[(long)r * ldd + c] = to_bf16(src[(long)r * lds + c]);
+}
+
 bool gemm_bf16_native() {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool ok = cpu_isa() == Isa::Avx512 && cpu_has_avx512_bf16();
@@ -118,11 +172,23 @@ bool gemm_bf16_native() {
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
                bool accumulate, bool b_trans, bool emulate, const float* bias, const GemmEpilogue* ep, float* a_sums) {
   if (rows <= 0 || cols <= 0) return;
+  static thread_local std::vector<float> c_tmp;  // C when only the epilogue's output is wanted
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (K > 0 && !emulate && gemm_bf16_native())
+  if (K > 0 && !emulate && gemm_bf16_native()) {
+    if (ep && ep->scratch && K > kMaxKC) {  // k blocks: partial sums live in C, so C must exist
+      GemmEpilogue e = *ep;
+      e.scratch = false;
+      c_tmp.resize((size_t)rows * cols);
+      return gemm_bf16_avx512(c_tmp.data(), cols, A, sai, sak, B, ldb, rows, cols, K, false, b_trans, bias, &e, a_sums);
+    }
     return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias, ep, a_sums);
+  }
 #endif
   if (a_sums) row_sums(a_sums, A, sai, sak, rows, K);
+  if (ep && ep->scratch) {
+    c_tmp.resize((size_t)rows * cols);
+    C = c_tmp.data(), ldc = cols;
+  }
   if (!accumulate && K <= 0) gemm_init(C, ldc, rows, cols, bias);
   else if (K > 0) gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
   if (ep) ep->fn(*ep, C, ldc, 0, 0, rows, cols);

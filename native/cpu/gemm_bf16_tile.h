@@ -247,29 +247,34 @@ BF16_TARGET static inline void tile_bf16(float* C, int ldc, const uint32_t* Ap, 
 }
 
 // All rows of a super-block against one panel: MR-row tiles, then the leftover rows. With `ep`, each
-// stored tile goes through the epilogue (rows i0 + r of C, columns j0 on).
+// stored tile goes through the epilogue (rows i0 + r of C, columns j0 on); with ep->scratch the tiles
+// are stored to a scratch in L1 instead of C.
 template <int NV>
 BF16_TARGET static inline void panel_rows(float* c, int ldc, const uint32_t* ap, int sr, int sp, const uint32_t* bp, int kp,
                                    int mc, const __mmask16* m, bool load, const float* init, const GemmEpilogue* ep = nullptr,
                                    int i0 = 0, int j0 = 0, int w = 0) {
+  alignas(64) float tmp[MR * NR];
+  const bool scratch = ep && ep->scratch;
+  const int lt = scratch ? NR : ldc;  // the tiles' row stride
   int r = 0;
   for (; r + MR <= mc; r += MR) {
-    tile_bf16<MR, NV>(c + (long)r * ldc, ldc, ap + (size_t)r * sr, sr, sp, bp, kp, m, load, init);
-    if (ep) ep->fn(*ep, c + (long)r * ldc, ldc, i0 + r, j0, MR, w);
+    float* ct = scratch ? tmp : c + (long)r * ldc;
+    tile_bf16<MR, NV>(ct, lt, ap + (size_t)r * sr, sr, sp, bp, kp, m, load, init);
+    if (ep) ep->fn(*ep, ct, lt, i0 + r, j0, MR, w);
   }
   const uint32_t* a = ap + (size_t)r * sr;
-  float* cr = c + (long)r * ldc;
+  float* cr = scratch ? tmp : c + (long)r * ldc;
   switch (mc - r) {
-    case 7: tile_bf16<7, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 6: tile_bf16<6, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 5: tile_bf16<5, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 4: tile_bf16<4, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 3: tile_bf16<3, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 2: tile_bf16<2, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
-    case 1: tile_bf16<1, NV>(cr, ldc, a, sr, sp, bp, kp, m, load, init); break;
+    case 7: tile_bf16<7, NV>(cr, lt, a, sr, sp, bp, kp, m, load, init); break;
+    case 6: tile_bf16<6, NV>(cr, lt, a, sr, sp, bp, kp, m, load, init); break;
+    case 5: tile_bf16<5, NV>(cr, lt, a, sr, sp, bp, kp, m, load, init); break;
+    case 4: tile_bf16<4, NV>(cr, lt, a, sr, sp, bp, kp, m, load, init); break;
+    case 3: tile_bf16<3, NV>(cr, lt, a, sr, sp, bp, kp, m, load, init); break;
+    case 2: tile_bf16<2, NV>(cr, lt, a, sr, sp, bp, kp, m, load, init); break;
+    case 1: tile_bf16<1, NV>(cr, lt, a, sr, sp, bp, kp, m, load, init); break;
     default: return;
   }
-  if (ep) ep->fn(*ep, cr, ldc, i0 + r, j0, mc - r, w);
+  if (ep) ep->fn(*ep, cr, lt, i0 + r, j0, mc - r, w);
 }
 
 // C rows [0, mc) x columns [0, w) of one panel (w <= NR): with `load`, C += the packed A rows x the

@@ -54,6 +54,16 @@ template <typename F>
 void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F* bias, int N, int IC, int OC,
                          Precision prec = Precision::Fp32);
 
+// bf16 mode: matmul_gelu_forward with GELU's output stored as bf16 (post16, N x OC, OC a multiple of
+// 16: gelu(pre) rounded to nearest even, as the next product's packing would round it; pre may be null
+// (not wanted: never written), and
+// matmul_forward reading such a bf16 input in place (IC even): together the bits of
+// matmul_gelu_forward then matmul_forward, with half the traffic and no packing of the FFN's inner
+// activations.
+void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, const float* weight, const float* bias, int N,
+                             int IC, int OC);
+void matmul_forward_b16(float* out, const uint16_t* inp16, const float* weight, const float* bias, int N, int IC, int OC);
+
 // dpre = (dout @ weight) * gelu'(pre) (N x IC): matmul_backward's input gradient then gelu_backward,
 // their bits, in one pass where the bf16 GEMM runs (each tile through GELU's derivative while in L1).
 // dpre must not alias dout, pre or weight.

@@ -216,6 +216,44 @@ void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F
   gelu_forward(post, pre, (int64_t)N * OC);
 }
 
+// The epilogue of the fused forward product with a bf16 output: e.out16 = bf16(gelu(C)).
+static void gelu_bf16_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols) {
+  alignas(64) float t[8 * 256];  // a register tile at a time (8 x 32), or blocks of the whole C elsewhere
+  for (int r0 = 0; r0 < rows; r0 += 8)
+    for (int c0 = 0; c0 < cols; c0 += 256) {
+      const int nr = std::min(8, rows - r0), nc = std::min(256, cols - c0);
+      gelu_rows(t, nc, c + (int64_t)r0 * ldc + c0, ldc, nr, nc);
+      round_rows_to_bf16(e.out16 + (int64_t)(i + r0) * e.ld + j + c0, e.ld, t, nc, nr, nc);
+    }
+}
+
+void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, const float* weight, const float* bias, int N,
+                             int IC, int OC) {
+  ProfileScope prof("matmul_fwd+gelu bf16", N, IC, OC);
+#pragma omp parallel
+  {
+    int lo, hi;
+    thread_range(N, lo, hi);
+    GemmEpilogue ep{gelu_bf16_epilogue, nullptr, nullptr, OC};
+    ep.out16 = post16 + (size_t)lo * OC;  // rows counted from the thread's first
+    ep.scratch = !pre;
+    if (lo < hi)
+      gemm_bf16(pre ? pre + (size_t)lo * OC : nullptr, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false,
+                true, false, bias, &ep);
+  }
+}
+
+void matmul_forward_b16(float* out, const uint16_t* inp16, const float* weight, const float* bias, int N, int IC, int OC) {
+  ProfileScope prof("matmul_fwd bf16 (bf16 input)", N, IC, OC);
+#pragma omp parallel
+  {
+    int lo, hi;
+    thread_range(N, lo, hi);
+    if (lo < hi)
+      gemm_bf16_a16(out + (size_t)lo * OC, OC, inp16 + (size_t)lo * IC, IC, weight, IC, hi - lo, OC, IC, false, true, bias);
+  }
+}
+
 // The epilogue of the fused backward product: C *= gelu'(e.in), in place.
 static void gelu_backward_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols) {
   gelu_backward_rows(c, ldc, e.in + (int64_t)i * e.ld + j, e.ld, rows, cols);

@@ -76,6 +76,8 @@ struct CpuBackend {
   ELECTRA_FORWARD_KERNEL(dropout_apply_bits)
   ELECTRA_FORWARD_KERNEL(matmul_forward)
   ELECTRA_FORWARD_KERNEL(matmul_gelu_forward)
+  ELECTRA_FORWARD_KERNEL(matmul_gelu_forward_b16)
+  ELECTRA_FORWARD_KERNEL(matmul_forward_b16)
   ELECTRA_FORWARD_KERNEL(matmul_backward)
   ELECTRA_FORWARD_KERNEL(matmul_gelu_backward)
   ELECTRA_FORWARD_KERNEL(attention_forward)

@@ -33,6 +33,7 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
   for (auto* v : {&m1_, &s1_, &m2_, &s2_}) v->resize(L * BT);
   fch_.resize(L * BT * Fd);
   fcg_.resize(BT * Fd);  // GELU's output: recomputed from fch_ in the backward pass, not kept per layer
+  if (ffn_b16()) fcg16_.resize(BT * Fd);
   if (keep) {
     drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
     // the attention dropout's masks, kept only by the CPU's fused bf16 attention (attention_forward)
@@ -108,9 +109,19 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
     K::matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C, prec_);
     K::dropout_add_forward(r1, r1, x, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l), keep_ ? drop_bits(l, 0) : nullptr);
     K::layernorm_forward(x1, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
-    if (!keep_) fcg = fch;  // no backward pass: GELU overwrites its input, tile by tile
-    K::matmul_gelu_forward(fch, fcg, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, BT, C, Fd, prec_);
-    K::matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C, prec_);
+    if constexpr (!K::kDevice && std::is_same_v<F, float>) {
+      if (ffn_b16()) {
+        // without a backward pass the pre-activation is not kept (never written)
+        K::matmul_gelu_forward_b16(keep_ ? fch : (F*)nullptr, fcg16_.data(), x1, w.fcw + (int64_t)l * Fd * C,
+                                   w.fcb + (int64_t)l * Fd, BT, C, Fd);
+        K::matmul_forward_b16(r2, fcg16_.data(), w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C);
+      }
+    }
+    if (!ffn_b16()) {
+      if (!keep_) fcg = fch;  // no backward pass: GELU overwrites its input, tile by tile
+      K::matmul_gelu_forward(fch, fcg, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, BT, C, Fd, prec_);
+      K::matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C, prec_);
+    }
     K::dropout_add_forward(r2, r2, x1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l), keep_ ? drop_bits(l, 1) : nullptr);
     K::layernorm_forward(out, m2_.data() + sl * BT, s2_.data() + sl * BT, r2, w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
   }
