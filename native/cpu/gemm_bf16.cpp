@@ -118,7 +118,8 @@ void gemm_bf16_a16(float* C, int ldc, const uint16_t* A, int lda, const float* B
   if (K > 0 && gemm_bf16_native())
     return gemm_bf16_avx512(C, ldc, nullptr, lda, 1, B, ldb, rows, cols, K, accumulate, b_trans, bias, ep, nullptr, A);
 #endif
-  // elsewhere: the exact fp32 values, which gemm_bf16 rounds back to themselves
+  // elsewhere: the exact fp32 values, which gemm_bf16 rounds back to themselves (and which runs a
+  // scratch epilogue there)
   static thread_local std::vector<float> a;
   a.resize((size_t)rows * K);
   for (int i = 0; i < rows; i++)

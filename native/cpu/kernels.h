@@ -54,15 +54,17 @@ template <typename F>
 void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F* bias, int N, int IC, int OC,
                          Precision prec = Precision::Fp32);
 
-// bf16 mode: matmul_gelu_forward with GELU's output stored as bf16 (post16, N x OC, OC a multiple of
-// 16: gelu(pre) rounded to nearest even, as the next product's packing would round it; pre may be null
-// (not wanted: never written), and
-// matmul_forward reading such a bf16 input in place (IC even): together the bits of
-// matmul_gelu_forward then matmul_forward, with half the traffic and no packing of the FFN's inner
-// activations.
-void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, const float* weight, const float* bias, int N,
-                             int IC, int OC);
+// bf16 mode with bf16 activations: matmul_forward reading its input as bf16 rows in place (inp16, N x
+// IC, IC even: never packed); matmul_gelu_forward with GELU's output stored as bf16 (post16, N x OC, OC
+// a multiple of 16: gelu(pre) rounded to nearest even, as the next product's packing would round it),
+// its input fp32 (inp) or bf16 (inp16, the other null), pre null when not wanted (then never written);
+// layernorm_forward also writing out as bf16 (out16). Each gives the bits of the fp32 path (the
+// products round their inputs to bf16 the same way), with half the traffic and no packing.
 void matmul_forward_b16(float* out, const uint16_t* inp16, const float* weight, const float* bias, int N, int IC, int OC);
+void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, const uint16_t* inp16, const float* weight,
+                             const float* bias, int N, int IC, int OC);
+void layernorm_forward_b16(float* out, uint16_t* out16, float* mean, float* rstd, const float* inp, const float* weight,
+                           const float* bias, int N, int C, double eps);
 
 // dpre = (dout @ weight) * gelu'(pre) (N x IC): matmul_backward's input gradient then gelu_backward,
 // their bits, in one pass where the bf16 GEMM runs (each tile through GELU's derivative while in L1).

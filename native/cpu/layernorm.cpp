@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cpu/gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
 #include "cpu/simd.h"
@@ -178,6 +179,21 @@ void layernorm_dropout_backward(F* dinp, F* dropped, F* dweight, F* dbias, const
     }
   }
   if (dropped && !fuse_drop) dropout_apply_bits(dropped, dinp, (int64_t)N * C, p, bits);
+}
+
+void layernorm_forward_b16(float* out, uint16_t* out16, float* mean, float* rstd, const float* inp, const float* weight,
+                           const float* bias, int N, int C, double eps) {
+  ProfileScope prof("layernorm_fwd");
+#pragma omp parallel
+  {
+    int lo, hi;
+    thread_range(N, lo, hi);
+    for (int n0 = lo; n0 < hi; n0 += 16) {  // each block of rows rounded while in L1
+      const int n1 = std::min(hi, n0 + 16);
+      ln_fwd_rows_f32(out, mean, rstd, inp, weight, bias, n0, n1, C, eps);
+      round_to_bf16(out16 + (int64_t)n0 * C, out + (int64_t)n0 * C, (int64_t)(n1 - n0) * C);
+    }
+  }
 }
 
 template <typename F>

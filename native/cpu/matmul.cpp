@@ -227,8 +227,8 @@ static void gelu_bf16_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, 
     }
 }
 
-void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, const float* weight, const float* bias, int N,
-                             int IC, int OC) {
+void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, const uint16_t* inp16, const float* weight,
+                             const float* bias, int N, int IC, int OC) {
   ProfileScope prof("matmul_fwd+gelu bf16", N, IC, OC);
 #pragma omp parallel
   {
@@ -237,9 +237,11 @@ void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, con
     GemmEpilogue ep{gelu_bf16_epilogue, nullptr, nullptr, OC};
     ep.out16 = post16 + (size_t)lo * OC;  // rows counted from the thread's first
     ep.scratch = !pre;
-    if (lo < hi)
-      gemm_bf16(pre ? pre + (size_t)lo * OC : nullptr, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false,
-                true, false, bias, &ep);
+    float* c = pre ? pre + (size_t)lo * OC : nullptr;
+    if (lo < hi && inp16)
+      gemm_bf16_a16(c, OC, inp16 + (size_t)lo * IC, IC, weight, IC, hi - lo, OC, IC, false, true, bias, &ep);
+    else if (lo < hi)
+      gemm_bf16(c, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true, false, bias, &ep);
   }
 }
 

@@ -78,6 +78,7 @@ struct CpuBackend {
   ELECTRA_FORWARD_KERNEL(matmul_gelu_forward)
   ELECTRA_FORWARD_KERNEL(matmul_gelu_forward_b16)
   ELECTRA_FORWARD_KERNEL(matmul_forward_b16)
+  ELECTRA_FORWARD_KERNEL(layernorm_forward_b16)
   ELECTRA_FORWARD_KERNEL(matmul_backward)
   ELECTRA_FORWARD_KERNEL(matmul_gelu_backward)
   ELECTRA_FORWARD_KERNEL(attention_forward)

@@ -152,10 +152,11 @@ class Encoder {
     return attn_bits_.size() >= (size_t)c_.num_hidden_layers * per_layer ? attn_bits_.data() + l * per_layer : nullptr;
   }
   typename K::template Vec<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
-  // the CPU's bf16 mode: the forward pass's GELU(fch) as bf16, read in place by the FFN's second product
-  typename K::template Vec<uint16_t> fcg16_;
-  // whether the forward pass runs the FFN through fcg16_ (matmul_gelu_forward_b16, matmul_forward_b16)
-  bool ffn_b16() const {
+  // the CPU's bf16 mode: bf16 copies of the forward pass's activations that feed products (made by their
+  // producer, read in place by the product): GELU(fch), and the two LayerNorms' outputs
+  typename K::template Vec<uint16_t> fcg16_, x1_16_, out16_;
+  // whether the forward pass hands the products those bf16 activations
+  bool b16_inputs() const {
     return !K::kDevice && std::is_same_v<F, float> && prec_ == Precision::Bf16 && c_.intermediate_size % 16 == 0;
   }
   // backward scratch

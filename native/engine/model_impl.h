@@ -32,8 +32,13 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
   for (auto* v : {&x1_, &out_}) v->resize(BT * C);
   for (auto* v : {&m1_, &s1_, &m2_, &s2_}) v->resize(L * BT);
   fch_.resize(L * BT * Fd);
-  fcg_.resize(BT * Fd);  // GELU's output: recomputed from fch_ in the backward pass, not kept per layer
-  if (ffn_b16()) fcg16_.resize(BT * Fd);
+  // GELU's output: recomputed from fch_ in the backward pass, not kept per layer (without a backward
+  // pass GELU runs in place, or to fcg16_)
+  if (keep) fcg_.resize(BT * Fd);
+  if (b16_inputs()) {
+    fcg16_.resize(BT * Fd);
+    if (!keep) for (auto* v : {&x1_16_, &out16_}) v->resize(BT * C);
+  }
   if (keep) {
     drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
     // the attention dropout's masks, kept only by the CPU's fused bf16 attention (attention_forward)
@@ -47,6 +52,24 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
   B_ = B;
   T_ = T;
   keep_ = keep;
+}
+
+// out = x @ w^T + b, reading x's bf16 copy x16 in place where the CPU's bf16 mode made one (x16 non-null)
+template <typename F, typename K>
+static void linear_forward(F* out, const F* x, const uint16_t* x16, const F* w, const F* b, int N, int IC, int OC,
+                           Precision prec) {
+  if constexpr (!K::kDevice && std::is_same_v<F, float>)
+    if (x16) return K::matmul_forward_b16(out, x16, w, b, N, IC, OC);
+  K::matmul_forward(out, x, w, b, N, IC, OC, prec);
+}
+
+// LayerNorm, also writing its output as bf16 (out16 non-null: the CPU's bf16 mode)
+template <typename F, typename K>
+static void layernorm_fwd(F* out, uint16_t* out16, F* mean, F* rstd, const F* inp, const F* w, const F* b, int N, int C,
+                          double eps) {
+  if constexpr (!K::kDevice && std::is_same_v<F, float>)
+    if (out16) return K::layernorm_forward_b16(out, out16, mean, rstd, inp, w, b, N, C, eps);
+  K::layernorm_forward(out, mean, rstd, inp, w, b, N, C, eps);
 }
 
 template <typename F, typename K>
@@ -88,6 +111,10 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
   if (w.projw) K::matmul_forward(x0_.data(), emb_drop_.data(), w.projw, w.projb, BT, E, C, prec_);
   else K::copy(x0_.data(), emb_drop_.data(), (int64_t)BT * C);
 
+  const bool b16 = b16_inputs();
+  // the LayerNorms' bf16 copies only without a backward pass: in training, writing them cost as much
+  // as their products saved (pre-training step, per-kernel minima)
+  const bool ln16 = b16 && !keep_;
   for (int l = 0; l < L; l++) {
     // slot sl holds layer l's activations: l when they are kept for backward, else 0 for every layer.
     // The LayerNorm outputs x1 and out have one buffer each; a layer's output overwrites its input
@@ -102,28 +129,34 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
     F* fcg = fcg_.data();
     F* r2 = r2_.data() + sl * BT * C;
     F* out = out_.data();
-    K::matmul_forward(qkv, x, w.qkvw + (int64_t)l * 3 * C * C, w.qkvb + (int64_t)l * 3 * C, BT, C, 3 * C, prec_);
+    // layer l > 0's input as bf16: the previous layer's out16
+    linear_forward<F, K>(qkv, x, ln16 && l > 0 ? out16_.data() : nullptr, w.qkvw + (int64_t)l * 3 * C * C,
+                         w.qkvb + (int64_t)l * 3 * C, BT, C, 3 * C, prec_);
     // probabilities not kept: the backward pass recomputes them from qkv
     K::attention_forward(ctx, (F*)nullptr, qkv, batch_mask(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_,
                          keep_ ? attn_bits(l) : nullptr);
     K::matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C, prec_);
     K::dropout_add_forward(r1, r1, x, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l), keep_ ? drop_bits(l, 0) : nullptr);
-    K::layernorm_forward(x1, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
+    layernorm_fwd<F, K>(x1, ln16 ? x1_16_.data() : nullptr, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C,
+                        w.ln1b + l * C, BT, C, eps);
+    bool ffn_done = false;
     if constexpr (!K::kDevice && std::is_same_v<F, float>) {
-      if (ffn_b16()) {
-        // without a backward pass the pre-activation is not kept (never written)
-        K::matmul_gelu_forward_b16(keep_ ? fch : (F*)nullptr, fcg16_.data(), x1, w.fcw + (int64_t)l * Fd * C,
-                                   w.fcb + (int64_t)l * Fd, BT, C, Fd);
+      if (b16) {  // GELU's output only as bf16; without a backward pass its input is not kept (never written)
+        K::matmul_gelu_forward_b16(keep_ ? fch : (F*)nullptr, fcg16_.data(), ln16 ? nullptr : x1,
+                                   ln16 ? x1_16_.data() : nullptr, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd,
+                                   BT, C, Fd);
         K::matmul_forward_b16(r2, fcg16_.data(), w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C);
+        ffn_done = true;
       }
     }
-    if (!ffn_b16()) {
+    if (!ffn_done) {
       if (!keep_) fcg = fch;  // no backward pass: GELU overwrites its input, tile by tile
       K::matmul_gelu_forward(fch, fcg, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, BT, C, Fd, prec_);
       K::matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C, prec_);
     }
     K::dropout_add_forward(r2, r2, x1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l), keep_ ? drop_bits(l, 1) : nullptr);
-    K::layernorm_forward(out, m2_.data() + sl * BT, s2_.data() + sl * BT, r2, w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
+    layernorm_fwd<F, K>(out, ln16 ? out16_.data() : nullptr, m2_.data() + sl * BT, s2_.data() + sl * BT, r2,
+                        w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
   }
 }
 

@@ -266,21 +266,49 @@ TEST(ffn_through_bf16_gelu_output_equals_fp32_path) {
     matmul_forward(out.data(), post.data(), w2.data(), b2.data(), c.N, c.Fd, c.C, Precision::Bf16);
     std::vector<float> pre16(pre.size()), out16(out.size());
     std::vector<uint16_t> post16(pre.size());
-    matmul_gelu_forward_b16(pre16.data(), post16.data(), x.data(), w1.data(), b1.data(), c.N, c.C, c.Fd);
+    matmul_gelu_forward_b16(pre16.data(), post16.data(), x.data(), nullptr, w1.data(), b1.data(), c.N, c.C, c.Fd);
     matmul_forward_b16(out16.data(), post16.data(), w2.data(), b2.data(), c.N, c.Fd, c.C);
     CHECK(std::memcmp(pre.data(), pre16.data(), 4 * pre.size()) == 0);
     CHECK(std::memcmp(out.data(), out16.data(), 4 * out.size()) == 0);
     // without the pre-activation (inference: the tiles only pass through a scratch; K past a block: C
     // in a buffer of its own)
     std::vector<uint16_t> post16b(pre.size());
-    matmul_gelu_forward_b16(nullptr, post16b.data(), x.data(), w1.data(), b1.data(), c.N, c.C, c.Fd);
+    matmul_gelu_forward_b16(nullptr, post16b.data(), x.data(), nullptr, w1.data(), b1.data(), c.N, c.C, c.Fd);
     CHECK(post16b == post16);
+    // the input as bf16 too (a LayerNorm's bf16 copy): the same as the fp32 input it was rounded from
+    if (c.C % 2 == 0) {
+      std::vector<float> xr(x.size());
+      std::vector<uint16_t> x16(x.size()), post16c(pre.size());
+      for (size_t i = 0; i < x.size(); i++) x16[i] = to_bf16(x[i]), xr[i] = bf16_round(x[i]);
+      std::vector<float> pre_r(pre.size()), post_r(pre.size()), pre_c(pre.size());
+      matmul_gelu_forward(pre_r.data(), post_r.data(), xr.data(), w1.data(), b1.data(), c.N, c.C, c.Fd, Precision::Bf16);
+      matmul_gelu_forward_b16(pre_c.data(), post16c.data(), nullptr, x16.data(), w1.data(), b1.data(), c.N, c.C, c.Fd);
+      CHECK(std::memcmp(pre_r.data(), pre_c.data(), 4 * pre.size()) == 0);
+      for (size_t i = 0; i < post_r.size(); i++) CHECK(post16c[i] == to_bf16(post_r[i]));
+    }
     size_t same = 0;
     for (size_t i = 0; i < post.size(); i++) {
       CHECK(post16[i] == to_bf16(post[i]));
       same += bf16_round(post[i]) == post[i];
     }
     CHECK(same < post.size() / 2);  // most GELU outputs are not bf16 numbers: rounding happened
+  }
+}
+
+TEST(layernorm_forward_b16_equals_layernorm_forward) {
+  // layernorm_forward_b16: layernorm_forward's bits plus their bf16 rounding (to nearest even)
+  for (int N : {5, 37, 300}) {
+    const int C = 256;
+    std::mt19937 g(N);
+    std::normal_distribution<float> nd(0, 1);
+    std::vector<float> x((size_t)N * C), w(C), b(C);
+    for (auto* v : {&x, &w, &b}) for (auto& e : *v) e = nd(g);
+    std::vector<float> y(x.size()), m(N), r(N), y2(x.size()), m2(N), r2(N);
+    std::vector<uint16_t> y16(x.size());
+    layernorm_forward(y.data(), m.data(), r.data(), x.data(), w.data(), b.data(), N, C, 1e-12);
+    layernorm_forward_b16(y2.data(), y16.data(), m2.data(), r2.data(), x.data(), w.data(), b.data(), N, C, 1e-12);
+    CHECK(y == y2 && m == m2 && r == r2);
+    for (size_t i = 0; i < y.size(); i++) CHECK(y16[i] == to_bf16(y[i]));
   }
 }
 
