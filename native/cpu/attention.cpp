@@ -332,12 +332,21 @@ BF16_TARGET static void dropout_row_apply(float* dst, float* keep, const float* 
   }
 }
 
-BF16_TARGET static void head_forward_bf16(float* out, int ldo, const float* q, const float* k, const float* v, int C3,
+// bf16 rows of the output (out16 instead of out): the tiles through an L1 scratch, rounded
+static void bf16_rows_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols) {
+  round_rows_to_bf16(e.out16 + (int64_t)i * e.ld + j, e.ld, c, ldc, rows, cols);
+}
+
+BF16_TARGET static void head_forward_bf16(float* out, int ldo, uint16_t* out16, const float* q, const float* k,
+                                          const float* v, int C3,
                                           KeyMask km, int T, int HS, float scale, float p_drop, uint64_t seed,
                                           uint64_t stream, uint64_t base, uint64_t* bits, const float* qn,
                                           FusedScratch& s) {
   const int kph = (HS + 1) / 2, kpt = (T + 1) / 2;  // k pairs of q k^T and of P' v
   const int qw = kpw_for(HS), pw = kpw_for(T);     // pair words per packed row of q and of P'
+  GemmEpilogue ep16{bf16_rows_epilogue, nullptr, nullptr, ldo};
+  ep16.out16 = out16;
+  ep16.scratch = true;
   pack_a(s.q, qw, 0, q, C3, 1, 0, T, 0, HS);
   for (int j = 0; j < T; j += NR) pack_b_trans(s.kt + (size_t)j * kph, k, C3, j, std::min(NR, T - j), 0, HS);
   for (int j = 0; j < HS; j += NR) pack_b(s.v + (size_t)j * kpt, v, C3, j, std::min(NR, HS - j), 0, T);
@@ -358,7 +367,7 @@ BF16_TARGET static void head_forward_bf16(float* out, int ldo, const float* q, c
     pack_a(s.p, pw, 0, src, T, 1, 0, R, 0, T);
     for (int j = 0; j < HS; j += NR)
       panel_product(out + (size_t)r0 * ldo + j, ldo, s.p, pw, 1, s.v + (size_t)j * kpt, kpt, R, std::min(NR, HS - j),
-                    false, nullptr);
+                    false, nullptr, out16 ? &ep16 : nullptr, r0, j);
   }
 }
 #endif
@@ -389,7 +398,7 @@ static bool fused_path(Precision prec, const F* att, int T) {
 
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
-                       float p_drop, uint64_t seed, uint64_t stream, Precision prec, uint64_t* bits) {
+                       float p_drop, uint64_t seed, uint64_t stream, Precision prec, uint64_t* bits, uint16_t* out16) {
   ProfileScope prof("attention_fwd");
   const int HS = C / NH, C3 = 3 * C;
   const F scale = (F)(1.0 / std::sqrt((double)HS));
@@ -398,9 +407,10 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
     if (fused_path(prec, att, T)) {
       for_each_head<FusedScratch>(B, NH, T, HS, [&](FusedScratch& s, int b, int h, int nb, int nh) {
         const float* q = qkv + (size_t)b * T * C3 + h * HS;
-        head_forward_bf16(out + (size_t)b * T * C + h * HS, C, q, q + C, q + 2 * C, C3,
-                          key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale, p_drop, seed, stream,
-                          ((uint64_t)b * NH + h) * T * T, bits ? bits + ((size_t)b * NH + h) * T * ((T + 63) / 64) : nullptr,
+        head_forward_bf16(out + (size_t)b * T * C + h * HS, C, out16 ? out16 + (size_t)b * T * C + h * HS : nullptr, q,
+                          q + C, q + 2 * C, C3, key_mask(mask ? mask + (size_t)b * T : nullptr, T), T, HS, scale,
+                          p_drop, seed, stream, ((uint64_t)b * NH + h) * T * T,
+                          bits ? bits + ((size_t)b * NH + h) * T * ((T + 63) / 64) : nullptr,
                           nb < B ? qkv + (size_t)nb * T * C3 + nh * HS : nullptr, s);
       });
       return;
@@ -426,6 +436,8 @@ void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B,
       }
     }
   }
+  if constexpr (std::is_same_v<F, float>)
+    if (out16) round_to_bf16(out16, out, (int64_t)B * T * C);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -579,8 +591,8 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
   }
 }
 
-template void attention_forward<float>(float*, float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, uint64_t*);
-template void attention_forward<double>(double*, double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, uint64_t*);
+template void attention_forward<float>(float*, float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, uint64_t*, uint16_t*);
+template void attention_forward<double>(double*, double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, uint64_t*, uint16_t*);
 template void attention_backward<float>(float*, const float*, const float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, const uint64_t*);
 template void attention_backward<double>(double*, const double*, const double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, const uint64_t*);
 

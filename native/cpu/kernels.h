@@ -133,11 +133,13 @@ void embedding_backward(F* dwte, F* dwpe, F* dwtt, const F* dout, const int32_t*
 // The backward pass takes the same att, or null to recompute the probabilities from qkv (less memory).
 // bits (B * NH * T * ceil(T / 64) words, or null) keeps the dropout masks where the fused bf16 path
 // runs (float, bf16, att null, AVX512-BF16) and p_drop > 0; the backward pass given the same bits
-// then applies them instead of drawing them again (the same values either way).
+// then applies them instead of drawing them again (the same values either way). With out16 (float,
+// bf16), out is written as bf16 there instead (rounded to nearest even as the next product's packing
+// would: the fused path never writes out), else both.
 template <typename F>
 void attention_forward(F* out, F* att, const F* qkv, const int32_t* mask, int B, int T, int C, int NH,
                        float p_drop, uint64_t seed, uint64_t stream, Precision prec = Precision::Fp32,
-                       uint64_t* bits = nullptr);
+                       uint64_t* bits = nullptr, uint16_t* out16 = nullptr);
 // dqkv (B, T, 3C) = the gradient of q, k and v.
 template <typename F>
 void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, const int32_t* mask, int B, int T,

@@ -103,7 +103,8 @@ struct CudaBackend {
   }
   // the CPU engine's kept attention-dropout masks: the GPU kernels draw them again (bits unused)
   static void attention_forward(float* out, float* att, const float* qkv, const int32_t* mask, int B, int T, int C,
-                                int NH, float p, uint64_t seed, uint64_t stream, Precision prec, uint64_t* /*bits*/) {
+                                int NH, float p, uint64_t seed, uint64_t stream, Precision prec, uint64_t* /*bits*/,
+                                uint16_t* /*out16: never asked of the GPU*/ = nullptr) {
     cuda::attention_forward(out, att, qkv, mask, B, T, C, NH, p, seed, stream, prec);
   }
   static void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att,

@@ -153,8 +153,10 @@ class Encoder {
   }
   typename K::template Vec<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
   // the CPU's bf16 mode: bf16 copies of the forward pass's activations that feed products (made by their
-  // producer, read in place by the product): GELU(fch), and the two LayerNorms' outputs
-  typename K::template Vec<uint16_t> fcg16_, x1_16_, out16_;
+  // producer, read in place by the product): GELU(fch), and without a backward pass also the two
+  // LayerNorms' outputs and attention's
+  typename K::template Vec<uint16_t> fcg16_, x1_16_, out16_, ctx16_;
+  uint16_t* fcg16() { return keep_ ? (uint16_t*)(void*)fcg_.data() : fcg16_.data(); }
   // whether the forward pass hands the products those bf16 activations
   bool b16_inputs() const {
     return !K::kDevice && std::is_same_v<F, float> && prec_ == Precision::Bf16 && c_.intermediate_size % 16 == 0;

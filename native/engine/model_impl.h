@@ -36,8 +36,9 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
   // pass GELU runs in place, or to fcg16_)
   if (keep) fcg_.resize(BT * Fd);
   if (b16_inputs()) {
-    fcg16_.resize(BT * Fd);
-    if (!keep) for (auto* v : {&x1_16_, &out16_}) v->resize(BT * C);
+    // in training GELU's bf16 output lives in fcg_, which only the backward pass uses (fcg16())
+    if (!keep) fcg16_.resize(BT * Fd);
+    if (!keep) for (auto* v : {&x1_16_, &out16_, &ctx16_}) v->resize(BT * C);
   }
   if (keep) {
     drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
@@ -112,9 +113,10 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
   else K::copy(x0_.data(), emb_drop_.data(), (int64_t)BT * C);
 
   const bool b16 = b16_inputs();
-  // the LayerNorms' bf16 copies only without a backward pass: in training, writing them cost as much
-  // as their products saved (pre-training step, per-kernel minima)
-  const bool ln16 = b16 && !keep_;
+  // bf16 copies of every product's input (the LayerNorms' and attention's outputs) only without a
+  // backward pass: in training, writing the LayerNorms' cost as much as their products saved
+  // (pre-training step, per-kernel minima)
+  const bool act16 = b16 && !keep_;
   for (int l = 0; l < L; l++) {
     // slot sl holds layer l's activations: l when they are kept for backward, else 0 for every layer.
     // The LayerNorm outputs x1 and out have one buffer each; a layer's output overwrites its input
@@ -130,22 +132,23 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
     F* r2 = r2_.data() + sl * BT * C;
     F* out = out_.data();
     // layer l > 0's input as bf16: the previous layer's out16
-    linear_forward<F, K>(qkv, x, ln16 && l > 0 ? out16_.data() : nullptr, w.qkvw + (int64_t)l * 3 * C * C,
+    linear_forward<F, K>(qkv, x, act16 && l > 0 ? out16_.data() : nullptr, w.qkvw + (int64_t)l * 3 * C * C,
                          w.qkvb + (int64_t)l * 3 * C, BT, C, 3 * C, prec_);
     // probabilities not kept: the backward pass recomputes them from qkv
     K::attention_forward(ctx, (F*)nullptr, qkv, batch_mask(), B, T, C, NH, pa, dr.seed, dr.stream(1 + 3 * l), prec_,
-                         keep_ ? attn_bits(l) : nullptr);
-    K::matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, BT, C, C, prec_);
+                         keep_ ? attn_bits(l) : nullptr, act16 ? ctx16_.data() : nullptr);
+    linear_forward<F, K>(r1, ctx, act16 ? ctx16_.data() : nullptr, w.attprojw + (int64_t)l * C * C,
+                         w.attprojb + (int64_t)l * C, BT, C, C, prec_);
     K::dropout_add_forward(r1, r1, x, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l), keep_ ? drop_bits(l, 0) : nullptr);
-    layernorm_fwd<F, K>(x1, ln16 ? x1_16_.data() : nullptr, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C,
-                        w.ln1b + l * C, BT, C, eps);
+    layernorm_fwd<F, K>(x1, act16 ? x1_16_.data() : nullptr, m1_.data() + sl * BT, s1_.data() + sl * BT, r1,
+                        w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
     bool ffn_done = false;
     if constexpr (!K::kDevice && std::is_same_v<F, float>) {
       if (b16) {  // GELU's output only as bf16; without a backward pass its input is not kept (never written)
-        K::matmul_gelu_forward_b16(keep_ ? fch : (F*)nullptr, fcg16_.data(), ln16 ? nullptr : x1,
-                                   ln16 ? x1_16_.data() : nullptr, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd,
+        K::matmul_gelu_forward_b16(keep_ ? fch : (F*)nullptr, fcg16(), act16 ? nullptr : x1,
+                                   act16 ? x1_16_.data() : nullptr, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd,
                                    BT, C, Fd);
-        K::matmul_forward_b16(r2, fcg16_.data(), w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C);
+        K::matmul_forward_b16(r2, fcg16(), w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C);
         ffn_done = true;
       }
     }
@@ -155,7 +158,7 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
       K::matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C, prec_);
     }
     K::dropout_add_forward(r2, r2, x1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l), keep_ ? drop_bits(l, 1) : nullptr);
-    layernorm_fwd<F, K>(out, ln16 ? out16_.data() : nullptr, m2_.data() + sl * BT, s2_.data() + sl * BT, r2,
+    layernorm_fwd<F, K>(out, act16 ? out16_.data() : nullptr, m2_.data() + sl * BT, s2_.data() + sl * BT, r2,
                         w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
   }
 }

@@ -225,6 +225,19 @@ TEST(attention_bf16_fused_paths_equal_generic_path) {
       attention_backward(dkept.data(), dout.data(), qkv.data(), (const float*)nullptr, m, c.B, c.T, c.C, c.NH, c.p, 5, 9, Precision::Bf16, bits.data());
       CHECK(std::memcmp(kept.data(), generic.data(), 4 * kept.size()) == 0);
       CHECK(std::memcmp(dkept.data(), dgeneric.data(), 4 * dkept.size()) == 0);
+      // the output as bf16 only (inference): the fused path's tiles rounded, out left alone; the
+      // generic path (kept probabilities, or T 1) writes both
+      std::vector<uint16_t> o16(fused.size()), g16(fused.size());
+      std::vector<float> untouched(fused.size(), 3.f), gen2(fused.size());
+      attention_forward(untouched.data(), (float*)nullptr, qkv.data(), m, c.B, c.T, c.C, c.NH, c.p, 5, 9, Precision::Bf16,
+                        nullptr, o16.data());
+      attention_forward(gen2.data(), att.data(), qkv.data(), m, c.B, c.T, c.C, c.NH, c.p, 5, 9, Precision::Bf16, nullptr,
+                        g16.data());
+      size_t bad16 = 0, badu = 0;
+      for (size_t i = 0; i < fused.size(); i++) bad16 += o16[i] != to_bf16(generic[i]), badu += untouched[i] != 3.f;
+      if (bad16 || (badu && c.T >= 2)) std::printf("  T %d C %d NH %d: %zu bf16 outputs differ, %zu fp32 outputs written\n", c.T, c.C, c.NH, bad16, badu);
+      CHECK(bad16 == 0 && (badu == 0 || c.T < 2));
+      CHECK(g16 == o16 && gen2 == generic);
     }
   }
 }
