@@ -51,7 +51,14 @@ struct PackedA {
 BF16_TARGET static inline PackedA pack_a(uint32_t* Ap, int kpw, int MC, const float* A, int sai, int sak, int i0, int mr,
                                   int k0, int k1, float* sums = nullptr) {
   const int kn = k1 - k0;
-  if (sums && sai == 1) {  // A transposed (a weight gradient's output gradient): rows k and k + 1 in order
+  if (sums && sai != 1) {  // the sums in a pass of their own (the transposed layout sums as it packs)
+    for (int r = 0; r < mr; r++) {
+      float s = sums[r];
+      for (int k = k0; k < k1; k++) s += A[(long)(i0 + r) * sai + (long)k * sak];
+      sums[r] = s;
+    }
+  }
+  if (sai == 1 && (sak != 1 || sums)) {  // A transposed: rows k and k + 1 hold 16 consecutive i each
     for (int p = 0; p < (kn + 1) / 2; p++) {
       const int k = k0 + 2 * p;
       const float* a0 = A + (long)k * sak + i0;
@@ -60,24 +67,16 @@ BF16_TARGET static inline PackedA pack_a(uint32_t* Ap, int kpw, int MC, const fl
         const int h = std::min(16, mr - r);
         const __mmask16 m = (__mmask16)(h >= 16 ? 0xFFFF : (1u << h) - 1);
         const __m512 lo = _mm512_maskz_loadu_ps(m, a0 + r);
-        __m512 s = _mm512_add_ps(_mm512_maskz_loadu_ps(m, sums + r), lo);
-        __m512 hi = _mm512_setzero_ps();
-        if (k + 1 < k1) {
-          hi = _mm512_maskz_loadu_ps(m, a1 + r);
-          s = _mm512_add_ps(s, hi);
+        const __m512 hi = k + 1 < k1 ? _mm512_maskz_loadu_ps(m, a1 + r) : _mm512_setzero_ps();
+        if (sums) {  // k, then k + 1 (a weight gradient's output gradient: its bias gradient)
+          __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(m, sums + r), lo);
+          if (k + 1 < k1) t = _mm512_add_ps(t, hi);
+          _mm512_mask_storeu_ps(sums + r, m, t);
         }
-        _mm512_mask_storeu_ps(sums + r, m, s);
         _mm512_storeu_si512(Ap + (size_t)p * MC + r, pair_words(lo, hi));
       }
     }
     return {1, MC};
-  }
-  if (sums) {  // any other layout: the sums in a pass of their own
-    for (int r = 0; r < mr; r++) {
-      float s = sums[r];
-      for (int k = k0; k < k1; k++) s += A[(long)(i0 + r) * sai + (long)k * sak];
-      sums[r] = s;
-    }
   }
   if (sak == 1) {  // rows contiguous in k: 32 floats -> 32 bf16 = 16 pair words per store
     for (int r = 0; r < mr; r++) {
@@ -92,20 +91,6 @@ BF16_TARGET static inline PackedA pack_a(uint32_t* Ap, int kpw, int MC, const fl
       }
     }
     return {kpw, 1};
-  }
-  if (sai == 1) {  // A transposed: rows k and k + 1 hold 16 consecutive i each
-    for (int p = 0; p < (kn + 1) / 2; p++) {
-      const int k = k0 + 2 * p;
-      const float* a0 = A + (long)k * sak + i0;
-      const float* a1 = a0 + sak;
-      for (int r = 0; r < mr; r += 16) {
-        const int h = std::min(16, mr - r);
-        const __mmask16 m = (__mmask16)(h >= 16 ? 0xFFFF : (1u << h) - 1);
-        const __m512 hi = k + 1 < k1 ? _mm512_maskz_loadu_ps(m, a1 + r) : _mm512_setzero_ps();
-        _mm512_storeu_si512(Ap + (size_t)p * MC + r, pair_words(_mm512_maskz_loadu_ps(m, a0 + r), hi));
-      }
-    }
-    return {1, MC};
   }
   for (int r = 0; r < mr; r++)
     for (int p = 0; p < (kn + 1) / 2; p++) {
