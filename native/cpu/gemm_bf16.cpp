@@ -111,12 +111,29 @@ static void row_sums(float* a_sums, const float* A, int sai, int sak, int rows, 
   }
 }
 
+// An epilogue with ep->scratch needs the register tiles to see all of K at once (one k block): else C
+// holds partial sums, so it becomes a per-thread buffer of its own, and the copy returned (stored in
+// own) writes it as usual.
+static const GemmEpilogue* scratch_as_buffer(const GemmEpilogue* ep, bool one_block, float*& C, int& ldc, int rows,
+                                             int cols, GemmEpilogue& own) {
+  if (!ep || !ep->scratch || one_block) return ep;
+  static thread_local std::vector<float> c_tmp;
+  c_tmp.resize((size_t)rows * cols);
+  C = c_tmp.data(), ldc = cols;
+  own = *ep;
+  own.scratch = false;
+  return &own;
+}
+
 void gemm_bf16_a16(float* C, int ldc, const uint16_t* A, int lda, const float* B, int ldb, int rows, int cols, int K,
                    bool accumulate, bool b_trans, const float* bias, const GemmEpilogue* ep) {
   if (rows <= 0 || cols <= 0) return;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (K > 0 && gemm_bf16_native())
+  if (K > 0 && gemm_bf16_native()) {
+    GemmEpilogue own;
+    ep = scratch_as_buffer(ep, K <= kMaxKC, C, ldc, rows, cols, own);
     return gemm_bf16_avx512(C, ldc, nullptr, lda, 1, B, ldb, rows, cols, K, accumulate, b_trans, bias, ep, nullptr, A);
+  }
 #endif
   // elsewhere: the exact fp32 values, which gemm_bf16 rounds back to themselves (and which runs a
   // scratch epilogue there)
@@ -173,23 +190,13 @@ bool gemm_bf16_native() {
 void gemm_bf16(float* C, int ldc, const float* A, int sai, int sak, const float* B, int ldb, int rows, int cols, int K,
                bool accumulate, bool b_trans, bool emulate, const float* bias, const GemmEpilogue* ep, float* a_sums) {
   if (rows <= 0 || cols <= 0) return;
-  static thread_local std::vector<float> c_tmp;  // C when only the epilogue's output is wanted
+  const bool tiles = K > 0 && !emulate && gemm_bf16_native();
+  GemmEpilogue own;
+  ep = scratch_as_buffer(ep, tiles && K <= kMaxKC, C, ldc, rows, cols, own);
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (K > 0 && !emulate && gemm_bf16_native()) {
-    if (ep && ep->scratch && K > kMaxKC) {  // k blocks: partial sums live in C, so C must exist
-      GemmEpilogue e = *ep;
-      e.scratch = false;
-      c_tmp.resize((size_t)rows * cols);
-      return gemm_bf16_avx512(c_tmp.data(), cols, A, sai, sak, B, ldb, rows, cols, K, false, b_trans, bias, &e, a_sums);
-    }
-    return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias, ep, a_sums);
-  }
+  if (tiles) return gemm_bf16_avx512(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias, ep, a_sums);
 #endif
   if (a_sums) row_sums(a_sums, A, sai, sak, rows, K);
-  if (ep && ep->scratch) {
-    c_tmp.resize((size_t)rows * cols);
-    C = c_tmp.data(), ldc = cols;
-  }
   if (!accumulate && K <= 0) gemm_init(C, ldc, rows, cols, bias);
   else if (K > 0) gemm_bf16_emulated(C, ldc, A, sai, sak, B, ldb, rows, cols, K, accumulate, b_trans, bias);
   if (ep) ep->fn(*ep, C, ldc, 0, 0, rows, cols);

@@ -175,21 +175,30 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
   }
 }
 
-// C (N x cols) = A (N x K, contiguous rows) x B (K x cols, or its transpose cols x K with b_trans) +
-// bias, in bf16 with each finished tile through fn; threads split the rows. The epilogue's out and in
-// (either may be null) are N x cols, row-aligned with C.
-static void gemm_bf16_rows(float* C, const float* A, const float* B, bool b_trans, const float* bias, int N, int cols,
-                           int K, void (*fn)(const GemmEpilogue&, float*, int, int, int, int, int), float* out,
-                           const float* in) {
+// C (N x cols) = A (N x K, contiguous rows: fp32 A, or bf16 A16 read in place) x B (K x cols, or its
+// transpose cols x K with b_trans) + bias, in bf16; threads split the rows. ep (may be null): its out,
+// in and out16 (N x cols, row-aligned with C) are offset to each thread's first row; with ep->scratch
+// C may be null.
+static void gemm_bf16_rows(float* C, const float* A, const uint16_t* A16, const float* B, bool b_trans,
+                           const float* bias, int N, int cols, int K, const GemmEpilogue* ep) {
 #pragma omp parallel
   {
     int lo, hi;
     thread_range(N, lo, hi);
-    const size_t o = (size_t)lo * cols;  // the epilogue's rows are counted from the thread's first
-    const GemmEpilogue ep{fn, out ? out + o : nullptr, in ? in + o : nullptr, cols};
-    if (lo < hi)
-      gemm_bf16(C + o, cols, A + (size_t)lo * K, K, 1, B, b_trans ? K : cols, hi - lo, cols, K, false, b_trans, false,
-                bias, &ep);
+    if (lo < hi) {
+      const size_t o = (size_t)lo * cols;
+      GemmEpilogue e = ep ? *ep : GemmEpilogue{};
+      if (e.out) e.out += o;
+      if (e.in) e.in += o;
+      if (e.out16) e.out16 += o;
+      float* c = C ? C + o : nullptr;
+      const int ldb = b_trans ? K : cols;
+      if (A16)
+        gemm_bf16_a16(c, cols, A16 + (size_t)lo * K, K, B, ldb, hi - lo, cols, K, false, b_trans, bias, ep ? &e : nullptr);
+      else
+        gemm_bf16(c, cols, A + (size_t)lo * K, K, 1, B, ldb, hi - lo, cols, K, false, b_trans, false, bias,
+                  ep ? &e : nullptr);
+    }
   }
 }
 
@@ -208,7 +217,8 @@ void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F
     // fused in bf16 where every GELU row segment is whole vectors of 16, as in gelu_forward (gelu_rows)
     if (prec == Precision::Bf16 && OC % 16 == 0) {
       ProfileScope prof("matmul_fwd+gelu bf16", N, IC, OC);
-      gemm_bf16_rows(pre, inp, weight, true, bias, N, OC, IC, gelu_epilogue, post, nullptr);
+      const GemmEpilogue ep{gelu_epilogue, post, nullptr, OC};
+      gemm_bf16_rows(pre, inp, nullptr, weight, true, bias, N, OC, IC, &ep);
       return;
     }
   }
@@ -230,30 +240,15 @@ static void gelu_bf16_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, 
 void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, const uint16_t* inp16, const float* weight,
                              const float* bias, int N, int IC, int OC) {
   ProfileScope prof("matmul_fwd+gelu bf16", N, IC, OC);
-#pragma omp parallel
-  {
-    int lo, hi;
-    thread_range(N, lo, hi);
-    GemmEpilogue ep{gelu_bf16_epilogue, nullptr, nullptr, OC};
-    ep.out16 = post16 + (size_t)lo * OC;  // rows counted from the thread's first
-    ep.scratch = !pre;
-    float* c = pre ? pre + (size_t)lo * OC : nullptr;
-    if (lo < hi && inp16)
-      gemm_bf16_a16(c, OC, inp16 + (size_t)lo * IC, IC, weight, IC, hi - lo, OC, IC, false, true, bias, &ep);
-    else if (lo < hi)
-      gemm_bf16(c, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true, false, bias, &ep);
-  }
+  GemmEpilogue ep{gelu_bf16_epilogue, nullptr, nullptr, OC};
+  ep.out16 = post16;
+  ep.scratch = !pre;
+  gemm_bf16_rows(pre, inp, inp16, weight, true, bias, N, OC, IC, &ep);
 }
 
 void matmul_forward_b16(float* out, const uint16_t* inp16, const float* weight, const float* bias, int N, int IC, int OC) {
   ProfileScope prof("matmul_fwd bf16 (bf16 input)", N, IC, OC);
-#pragma omp parallel
-  {
-    int lo, hi;
-    thread_range(N, lo, hi);
-    if (lo < hi)
-      gemm_bf16_a16(out + (size_t)lo * OC, OC, inp16 + (size_t)lo * IC, IC, weight, IC, hi - lo, OC, IC, false, true, bias);
-  }
+  gemm_bf16_rows(out, nullptr, inp16, weight, true, bias, N, OC, IC, nullptr);
 }
 
 // The epilogue of the fused backward product: C *= gelu'(e.in), in place.
@@ -267,7 +262,8 @@ void matmul_gelu_backward(F* dpre, const F* dout, const F* pre, const F* weight,
     // fused in bf16 where every row segment is whole vectors of 16, as in gelu_backward
     if (prec == Precision::Bf16 && IC % 16 == 0) {
       ProfileScope prof("matmul_bwd+gelu bf16", N, IC, OC);
-      gemm_bf16_rows(dpre, dout, weight, false, nullptr, N, IC, OC, gelu_backward_epilogue, nullptr, pre);
+      const GemmEpilogue ep{gelu_backward_epilogue, nullptr, pre, IC};
+      gemm_bf16_rows(dpre, dout, nullptr, weight, false, nullptr, N, IC, OC, &ep);
       return;
     }
   }

@@ -37,8 +37,10 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
   if (keep) fcg_.resize(BT * Fd);
   if (b16_inputs()) {
     // in training GELU's bf16 output lives in fcg_, which only the backward pass uses (fcg16())
-    if (!keep) fcg16_.resize(BT * Fd);
-    if (!keep) for (auto* v : {&x1_16_, &out16_, &ctx16_}) v->resize(BT * C);
+    if (!keep) {
+      fcg16_.resize(BT * Fd);
+      for (auto* v : {&x1_16_, &out16_, &ctx16_}) v->resize(BT * C);
+    }
   }
   if (keep) {
     drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
@@ -71,6 +73,22 @@ static void layernorm_fwd(F* out, uint16_t* out16, F* mean, F* rstd, const F* in
   if constexpr (!K::kDevice && std::is_same_v<F, float>)
     if (out16) return K::layernorm_forward_b16(out, out16, mean, rstd, inp, w, b, N, C, eps);
   K::layernorm_forward(out, mean, rstd, inp, w, b, N, C, eps);
+}
+
+// The FFN's products: pre = x1 w1^T + b1, r2 = gelu(pre) w2^T + b2. With post16 (the CPU's bf16 mode)
+// GELU's output is only stored there as bf16 (and pre may be null: not kept), x1 read from its bf16
+// copy x1_16 where non-null; else GELU's output goes to post (which may be pre).
+template <typename F, typename K>
+static void ffn_forward(F* r2, F* pre, F* post, uint16_t* post16, const F* x1, const uint16_t* x1_16, const F* w1,
+                        const F* b1, const F* w2, const F* b2, int N, int C, int Fd, Precision prec) {
+  if constexpr (!K::kDevice && std::is_same_v<F, float>) {
+    if (post16) {
+      K::matmul_gelu_forward_b16(pre, post16, x1_16 ? nullptr : x1, x1_16, w1, b1, N, C, Fd);
+      return K::matmul_forward_b16(r2, post16, w2, b2, N, Fd, C);
+    }
+  }
+  K::matmul_gelu_forward(pre, post, x1, w1, b1, N, C, Fd, prec);
+  K::matmul_forward(r2, post, w2, b2, N, Fd, C, prec);
 }
 
 template <typename F, typename K>
@@ -142,21 +160,12 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
     K::dropout_add_forward(r1, r1, x, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l), keep_ ? drop_bits(l, 0) : nullptr);
     layernorm_fwd<F, K>(x1, act16 ? x1_16_.data() : nullptr, m1_.data() + sl * BT, s1_.data() + sl * BT, r1,
                         w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
-    bool ffn_done = false;
-    if constexpr (!K::kDevice && std::is_same_v<F, float>) {
-      if (b16) {  // GELU's output only as bf16; without a backward pass its input is not kept (never written)
-        K::matmul_gelu_forward_b16(keep_ ? fch : (F*)nullptr, fcg16(), act16 ? nullptr : x1,
-                                   act16 ? x1_16_.data() : nullptr, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd,
-                                   BT, C, Fd);
-        K::matmul_forward_b16(r2, fcg16(), w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C);
-        ffn_done = true;
-      }
-    }
-    if (!ffn_done) {
-      if (!keep_) fcg = fch;  // no backward pass: GELU overwrites its input, tile by tile
-      K::matmul_gelu_forward(fch, fcg, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, BT, C, Fd, prec_);
-      K::matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, Fd, C, prec_);
-    }
+    // bf16: GELU's output only as bf16, and without a backward pass its input is not kept (never
+    // written); else without a backward pass GELU overwrites its input, tile by tile
+    if (!keep_) fcg = fch;
+    ffn_forward<F, K>(r2, b16 && !keep_ ? nullptr : fch, fcg, b16 ? fcg16() : nullptr, x1,
+                      act16 ? x1_16_.data() : nullptr, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd,
+                      w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, C, Fd, prec_);
     K::dropout_add_forward(r2, r2, x1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l), keep_ ? drop_bits(l, 1) : nullptr);
     layernorm_fwd<F, K>(out, act16 ? out16_.data() : nullptr, m2_.data() + sl * BT, s2_.data() + sl * BT, r2,
                         w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);

@@ -298,6 +298,10 @@ TEST(ffn_through_bf16_gelu_output_equals_fp32_path) {
       matmul_gelu_forward_b16(pre_c.data(), post16c.data(), nullptr, x16.data(), w1.data(), b1.data(), c.N, c.C, c.Fd);
       CHECK(std::memcmp(pre_r.data(), pre_c.data(), 4 * pre.size()) == 0);
       for (size_t i = 0; i < post_r.size(); i++) CHECK(post16c[i] == to_bf16(post_r[i]));
+      // and without the pre-activation (inference)
+      std::vector<uint16_t> post16d(pre.size());
+      matmul_gelu_forward_b16(nullptr, post16d.data(), nullptr, x16.data(), w1.data(), b1.data(), c.N, c.C, c.Fd);
+      CHECK(post16d == post16c);
     }
     size_t same = 0;
     for (size_t i = 0; i < post.size(); i++) {
