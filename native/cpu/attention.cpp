@@ -591,6 +591,99 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
   }
 }
 
+// ---- the first query of each sequence only (kernels.h) --------------------------------------------
+template <typename F>
+void attention_cls_forward(F* out, F* p, F* keep, const F* q, const F* kv, const int32_t* mask, int B, int T, int C,
+                           int NH, float p_drop, uint64_t seed, uint64_t stream) {
+  ProfileScope prof("attention_cls_fwd");
+  const int HS = C / NH, C2 = 2 * C;
+  const F scale = (F)(1.0 / std::sqrt((double)HS));
+#pragma omp parallel
+  {
+    std::vector<F> pd(T);
+#pragma omp for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+      const int b = bh / NH, h = bh % NH;
+      const KeyMask km = key_mask(mask ? mask + (size_t)b * T : nullptr, T);
+      const F* qr = q + (size_t)b * C + h * HS;
+      const F* k = kv + (size_t)b * T * C2 + h * HS;
+      const F* v = k + C;
+      F* pr = p + (size_t)bh * T;
+      F mx = -std::numeric_limits<F>::infinity();
+      for (int t = 0; t < T; t++) {
+        F s = 0;
+        for (int d = 0; d < HS; d++) s += qr[d] * k[(size_t)t * C2 + d];
+        // padding keys get no attention (unless all keys are padding: then every key, as attention_forward)
+        pr[t] = km.any && km.mrow && !km.mrow[t] ? -std::numeric_limits<F>::infinity() : s * scale;
+        mx = pr[t] > mx ? pr[t] : mx;
+      }
+      F sum = 0;
+      for (int t = 0; t < T; t++) {
+        pr[t] = pr[t] == -std::numeric_limits<F>::infinity() ? F(0) : std::exp(pr[t] - mx);
+        sum += pr[t];
+      }
+      const F inv = F(1) / sum;
+      for (int t = 0; t < T; t++) pr[t] *= inv;
+      // row 0 of this head's T x T dropout masks
+      dropout_range(pd.data(), keep + (size_t)bh * T, pr, T, p_drop, seed, stream, (uint64_t)bh * T * T);
+      F* o = out + (size_t)b * C + h * HS;
+      for (int d = 0; d < HS; d++) o[d] = 0;
+      for (int t = 0; t < T; t++) {
+        const F w = pd[t];
+        for (int d = 0; d < HS; d++) o[d] += w * v[(size_t)t * C2 + d];
+      }
+    }
+  }
+}
+
+template <typename F>
+void attention_cls_backward(F* dq, F* dkv, const F* dout, const F* q, const F* kv, const F* p, const F* keep, int B,
+                            int T, int C, int NH) {
+  ProfileScope prof("attention_cls_bwd");
+  const int HS = C / NH, C2 = 2 * C;
+  const F scale = (F)(1.0 / std::sqrt((double)HS));
+#pragma omp parallel
+  {
+    std::vector<F> ds(T);
+#pragma omp for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+      const int b = bh / NH, h = bh % NH;
+      const F* dy = dout + (size_t)b * C + h * HS;
+      const F* qr = q + (size_t)b * C + h * HS;
+      const F* k = kv + (size_t)b * T * C2 + h * HS;
+      const F* v = k + C;
+      F* dk = dkv + (size_t)b * T * C2 + h * HS;
+      F* dv = dk + C;
+      const F* pr = p + (size_t)bh * T;
+      const F* kr = keep + (size_t)bh * T;
+      // d(dropped P) = dy . v_t; dv_t = dropped P_t dy; then through dropout and softmax
+      F dot = 0;
+      for (int t = 0; t < T; t++) {
+        F s = 0;
+        for (int d = 0; d < HS; d++) s += dy[d] * v[(size_t)t * C2 + d];
+        const F pd = pr[t] * kr[t];
+        for (int d = 0; d < HS; d++) dv[(size_t)t * C2 + d] = pd * dy[d];
+        ds[t] = s * kr[t];
+        dot += pr[t] * ds[t];
+      }
+      F* dqr = dq + (size_t)b * C + h * HS;
+      for (int d = 0; d < HS; d++) dqr[d] = 0;
+      for (int t = 0; t < T; t++) {
+        const F g = pr[t] * (ds[t] - dot) * scale;
+        for (int d = 0; d < HS; d++) {
+          dqr[d] += g * k[(size_t)t * C2 + d];
+          dk[(size_t)t * C2 + d] = g * qr[d];
+        }
+      }
+    }
+  }
+}
+
+template void attention_cls_forward<float>(float*, float*, float*, const float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t);
+template void attention_cls_forward<double>(double*, double*, double*, const double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t);
+template void attention_cls_backward<float>(float*, float*, const float*, const float*, const float*, const float*, const float*, int, int, int, int);
+template void attention_cls_backward<double>(double*, double*, const double*, const double*, const double*, const double*, const double*, int, int, int, int);
+
 template void attention_forward<float>(float*, float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, uint64_t*, uint16_t*);
 template void attention_forward<double>(double*, double*, const double*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, uint64_t*, uint16_t*);
 template void attention_backward<float>(float*, const float*, const float*, const float*, const int32_t*, int, int, int, int, float, uint64_t, uint64_t, Precision, const uint64_t*);

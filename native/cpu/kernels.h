@@ -146,6 +146,20 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, cons
                         int C, int NH, float p_drop, uint64_t seed, uint64_t stream,
                         Precision prec = Precision::Fp32, const uint64_t* bits = nullptr);
 
+// Attention for each sequence's first query only (a sequence classifier's last layer, whose other
+// positions nothing reads): q (B, C) those queries, kv (B, T, 2C) every position's keys | values,
+// out (B, C). The same function as attention_forward's row 0: the same padding mask, scale and
+// dropout masks (elements ((b NH + h) T) T + j of the stream); products in F, not rounded to bf16
+// (their cost is 1/T of the full attention's). p (B, NH, T) receives the probabilities and keep (B,
+// NH, T) the dropout multipliers (0 or 1 / (1 - p_drop); 1 without dropout), both for the backward pass.
+template <typename F>
+void attention_cls_forward(F* out, F* p, F* keep, const F* q, const F* kv, const int32_t* mask, int B, int T, int C,
+                           int NH, float p_drop, uint64_t seed, uint64_t stream);
+// dq (B, C) and dkv (B, T, 2C), both assigned, from dout (B, C) and the forward pass's q, kv, p, keep.
+template <typename F>
+void attention_cls_backward(F* dq, F* dkv, const F* dout, const F* q, const F* kv, const F* p, const F* keep, int B,
+                            int T, int C, int NH);
+
 // Softmax cross-entropy over R rows of V logits with per-row weights w (null = 1) and integer targets.
 // Returns sum_r w[r] * loss[r] (in double). When dlogits is non-null it is assigned
 // dscale * w[r] * (softmax - onehot). Rows with w == 0 get zero gradient. dlogits may be logits

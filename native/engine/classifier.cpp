@@ -19,7 +19,13 @@ Classifier<F>::Classifier(const ClassifierConfig& cfg) : cfg_(cfg) {
   grads_.assign(table_.total(), F(0));
   enc_ = std::make_unique<Encoder<F>>(cfg_.model);
   enc_->set_precision(cfg_.precision);
+  enc_->set_cls_only(true);  // the head reads [CLS] only
   head_.set_precision(cfg_.precision);
+}
+
+template <typename F>
+void Classifier<F>::set_cls_only(bool on) {
+  enc_->set_cls_only(on);
 }
 
 template <typename F>
@@ -33,7 +39,8 @@ double Classifier<F>::forward_backward(const Batch& batch, const int32_t* labels
   const auto w = bind(enc_l_, P);
   enc_->forward(ew, w, batch.input_ids, batch.token_type_ids, batch.attention_mask, B, T, dr, backward);
   cls_.resize((int64_t)B * C);
-  for (int b = 0; b < B; b++) std::memcpy(&cls_[(int64_t)b * C], enc_->output() + (int64_t)b * T * C, sizeof(F) * C);
+  const int64_t stride = enc_->first_position_stride();
+  for (int b = 0; b < B; b++) std::memcpy(&cls_[(int64_t)b * C], enc_->output() + b * stride, sizeof(F) * C);
   head_.forward(bind(head_l_, P), cls_.data(), B, C, NL, cfg_.classifier_dropout, dr);
   logits_.assign(head_.logits(), head_.logits() + (int64_t)B * NL);
   dlogits_.resize((int64_t)B * NL);
@@ -53,8 +60,8 @@ double Classifier<F>::forward_backward(const Batch& batch, const int32_t* labels
     dcls_.resize((int64_t)B * C);
     head_.backward(dcls_.data(), bind(head_l_, G), dlogits_.data(), bind(head_l_, P));
     F* dseq = enc_->output_grad_buffer();
-    std::memset(dseq, 0, sizeof(F) * (size_t)B * T * C);
-    for (int b = 0; b < B; b++) std::memcpy(dseq + (int64_t)b * T * C, &dcls_[(int64_t)b * C], sizeof(F) * C);
+    if (stride != C) std::memset(dseq, 0, sizeof(F) * (size_t)B * T * C);
+    for (int b = 0; b < B; b++) std::memcpy(dseq + b * stride, &dcls_[(int64_t)b * C], sizeof(F) * C);
     enc_->backward(bind(emb_, G), bind(enc_l_, G), dseq, ew, w);
   }
   return loss;

@@ -32,6 +32,9 @@ class Classifier {
   std::vector<F>& params() { return params_; }
   std::vector<F>& grads() { return grads_; }
   const ClassifierConfig& config() const { return cfg_; }
+  // Whether the last layer runs for [CLS] only (Encoder::set_cls_only; the default): off, every
+  // position (the same function: tests and benchmarks compare the two).
+  void set_cls_only(bool on);
 
  private:
   ClassifierConfig cfg_;

@@ -42,6 +42,7 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
       for (auto* v : {&x1_16_, &out16_, &ctx16_}) v->resize(BT * C);
     }
   }
+  if (cls_path()) cls_.resize((int64_t)6 * B * C + (int64_t)2 * B * c_.num_attention_heads * T);
   if (keep) {
     drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
     // the attention dropout's masks, kept only by the CPU's fused bf16 attention (attention_forward)
@@ -135,7 +136,8 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
   // backward pass: in training, writing the LayerNorms' cost as much as their products saved
   // (pre-training step, per-kernel minima)
   const bool act16 = b16 && !keep_;
-  for (int l = 0; l < L; l++) {
+  const int Lfull = cls_path() ? L - 1 : L;  // layers over every position
+  for (int l = 0; l < Lfull; l++) {
     // slot sl holds layer l's activations: l when they are kept for backward, else 0 for every layer.
     // The LayerNorm outputs x1 and out have one buffer each; a layer's output overwrites its input
     // (x's last use, the residual add, comes first).
@@ -170,6 +172,110 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
     layernorm_fwd<F, K>(out, act16 ? out16_.data() : nullptr, m2_.data() + sl * BT, s2_.data() + sl * BT, r2,
                         w.ln2w + l * C, w.ln2b + l * C, BT, C, eps);
   }
+  if (Lfull < L) cls_layer_forward(w, L > 1 ? out_.data() : x0_.data(), act16 && L > 1 ? out16_.data() : nullptr);
+}
+
+template <typename F, typename K>
+void Encoder<F, K>::cls_layer_forward(const EncoderWeights<F>& w, const F* x, const uint16_t* x16) {
+  if constexpr (!K::kDevice) {
+    const int B = B_, T = T_, BT = B * T, C = c_.hidden_size, Fd = c_.intermediate_size;
+    const int l = c_.num_hidden_layers - 1, NH = c_.num_attention_heads;
+    const int64_t sl = keep_ ? l : 0;
+    const double eps = c_.layer_norm_eps;
+    const float ph = dr_.training ? (float)c_.hidden_dropout_prob : 0.f;
+    const float pa = dr_.training ? (float)c_.attention_probs_dropout_prob : 0.f;
+    const ClsBufs cb = cls_bufs();
+    // the layer's slot, its first rows: keys | values (BT, 2C) then the queries (B, C); the rest (B, ...)
+    F* kv = qkv_.data() + sl * BT * 3 * C;
+    F* q = kv + (int64_t)BT * 2 * C;
+    F* ctx = ctx_.data() + sl * BT * C;
+    F* r1 = r1_.data() + sl * BT * C;
+    F* x1 = x1_.data();
+    F* fch = fch_.data() + sl * BT * Fd;
+    F* fcg = keep_ ? fcg_.data() : fch;  // GELU in place without a backward pass
+    F* r2 = r2_.data() + sl * BT * C;
+    const F* qkvw = w.qkvw + (int64_t)l * 3 * C * C;
+    const F* qkvb = w.qkvb + (int64_t)l * 3 * C;
+    for (int b = 0; b < B; b++) K::copy(cb.xc + (int64_t)b * C, x + (int64_t)b * T * C, C);
+    linear_forward<F, K>(kv, x, x16, qkvw + (int64_t)C * C, qkvb + C, BT, C, 2 * C, prec_);
+    K::matmul_forward(q, cb.xc, qkvw, qkvb, B, C, C, prec_);
+    K::attention_cls_forward(ctx, cb.p, cb.akeep, q, kv, batch_mask(), B, T, C, NH, pa, dr_.seed, dr_.stream(1 + 3 * l));
+    // r = dropout(r) + resid on the first positions, with the masks of elements b T C + i of the
+    // full layer's stream; the multipliers kept for backward
+    auto dropout_add = [&](F* r, F* keep, const F* resid, uint64_t stream) {
+      for (int b = 0; b < B; b++)
+        K::dropout_range(r + (int64_t)b * C, keep + (int64_t)b * C, r + (int64_t)b * C, C, ph, dr_.seed, stream,
+                         (uint64_t)b * T * C);
+      for (int64_t i = 0; i < (int64_t)B * C; i++) r[i] += resid[i];
+    };
+    K::matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, B, C, C, prec_);
+    dropout_add(r1, cb.keep1, cb.xc, dr_.stream(2 + 3 * l));
+    K::layernorm_forward(x1, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C, w.ln1b + l * C, B, C, eps);
+    K::matmul_gelu_forward(fch, fcg, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, B, C, Fd, prec_);
+    K::matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, B, Fd, C, prec_);
+    dropout_add(r2, cb.keep2, x1, dr_.stream(3 + 3 * l));
+    K::layernorm_forward(out_.data(), m2_.data() + sl * BT, s2_.data() + sl * BT, r2, w.ln2w + l * C, w.ln2b + l * C, B,
+                         C, eps);
+  }
+}
+
+template <typename F, typename K>
+void Encoder<F, K>::cls_layer_backward(const EncoderWeights<F>& dw, const F* dout, F* dres, const EncoderWeights<F>& w) {
+  if constexpr (!K::kDevice) {
+    const int B = B_, T = T_, BT = B * T, C = c_.hidden_size, Fd = c_.intermediate_size;
+    const int l = c_.num_hidden_layers - 1, NH = c_.num_attention_heads;
+    const double eps = c_.layer_norm_eps;
+    const ClsBufs cb = cls_bufs();
+    const F* kv = qkv_.data() + (int64_t)l * BT * 3 * C;
+    const F* q = kv + (int64_t)BT * 2 * C;
+    const F* ctx = ctx_.data() + (int64_t)l * BT * C;
+    const F* r1 = r1_.data() + (int64_t)l * BT * C;
+    const F* fch = fch_.data() + (int64_t)l * BT * Fd;
+    const F* r2 = r2_.data() + (int64_t)l * BT * C;
+    F* x1 = x1_.data();
+    F* fcg = fcg_.data();
+    F* dx1 = dx1_.data();
+    F* dtmp = dtmp_.data();
+    F* dkv = dqkv_.data();
+    const F* m1 = m1_.data() + (int64_t)l * BT;
+    const F* s1 = s1_.data() + (int64_t)l * BT;
+    // the layer's input (every position: the keys' and values' weight gradients), recomputed as backward() does
+    const F* x = x0_.data();
+    if (l > 0) {
+      K::layernorm_forward(xin_.data(), m2_.data() + (l - 1) * BT, s2_.data() + (l - 1) * BT,
+                           r2_.data() + (int64_t)(l - 1) * BT * C, w.ln2w + (l - 1) * C, w.ln2b + (l - 1) * C, BT, C, eps);
+      x = xin_.data();
+    }
+    K::layernorm_forward(x1, (F*)m1, (F*)s1, r1, w.ln1w + l * C, w.ln1b + l * C, B, C, eps);
+    auto times = [&](F* o, const F* a, const F* k) {
+      for (int64_t i = 0; i < (int64_t)B * C; i++) o[i] = a[i] * k[i];
+    };
+    K::layernorm_backward(dx1, dw.ln2w + l * C, dw.ln2b + l * C, dout, r2, m2_.data() + (int64_t)l * BT,
+                          s2_.data() + (int64_t)l * BT, w.ln2w + l * C, B, C, false);
+    times(dtmp, dx1, cb.keep2);
+    K::gelu_forward(fcg, fch, (int64_t)B * Fd);
+    K::matmul_backward((F*)nullptr, dw.fcprojw + (int64_t)l * C * Fd, dw.fcprojb + (int64_t)l * C, dtmp, fcg,
+                       w.fcprojw + (int64_t)l * C * Fd, B, Fd, C, false, prec_);
+    K::matmul_gelu_backward(fcg, dtmp, fch, w.fcprojw + (int64_t)l * C * Fd, B, Fd, C, prec_);
+    K::matmul_backward(dx1, dw.fcw + (int64_t)l * Fd * C, dw.fcb + (int64_t)l * Fd, fcg, x1, w.fcw + (int64_t)l * Fd * C,
+                       B, C, Fd, true, prec_);
+    K::layernorm_backward(cb.dxc, dw.ln1w + l * C, dw.ln1b + l * C, dx1, r1, m1, s1, w.ln1w + l * C, B, C, false);
+    times(dtmp, cb.dxc, cb.keep1);
+    F* dctx = dx1;  // free again
+    K::matmul_backward(dctx, dw.attprojw + (int64_t)l * C * C, dw.attprojb + (int64_t)l * C, dtmp, ctx,
+                       w.attprojw + (int64_t)l * C * C, B, C, C, false, prec_);
+    K::attention_cls_backward(cb.dq, dkv, dctx, q, kv, cb.p, cb.akeep, B, T, C, NH);
+    const F* qkvw = w.qkvw + (int64_t)l * 3 * C * C;
+    F* dqkvw = dw.qkvw + (int64_t)l * 3 * C * C;
+    F* dqkvb = dw.qkvb + (int64_t)l * 3 * C;
+    K::matmul_backward(dres, dqkvw + (int64_t)C * C, dqkvb + C, dkv, x, qkvw + (int64_t)C * C, BT, C, 2 * C, false, prec_);
+    K::matmul_backward(cb.dxq, dqkvw, dqkvb, cb.dq, cb.xc, qkvw, B, C, C, false, prec_);
+    // the first positions' input gradient: through the queries and the residual connection
+    for (int b = 0; b < B; b++) {
+      F* d = dres + (int64_t)b * T * C;
+      for (int i = 0; i < C; i++) d[i] += cb.dxq[(int64_t)b * C + i] + cb.dxc[(int64_t)b * C + i];
+    }
+  }
 }
 
 template <typename F, typename K>
@@ -197,7 +303,13 @@ void Encoder<F, K>::backward(const EmbeddingWeights<F>& dew, const EncoderWeight
   F* dqkv = dqkv_.data();
 
   const double eps = c_.layer_norm_eps;
-  for (int l = L - 1; l >= 0; l--) {
+  int ltop = L - 1;
+  if (cls_path()) {  // the last layer over the first positions only (dout (B, C)); its input's gradient (B, T, C)
+    dres = dout_buf_.data();
+    cls_layer_backward(dw, dout, dres, w);
+    ltop = L - 2;
+  }
+  for (int l = ltop; l >= 0; l--) {
     const F* qkv = qkv_.data() + (int64_t)l * BT * 3 * C;
     const F* ctx = ctx_.data() + (int64_t)l * BT * C;
     const F* r1 = r1_.data() + (int64_t)l * BT * C;
