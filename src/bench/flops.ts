@@ -23,7 +23,9 @@ export type FlopWorkload = "pretrain_step" | "pretrain_loop" | "finetune_step" |
  * 2·Cg·E + 2·E·V per masked slot (N/T of the tokens); classifier 2·C·labels per sequence. A training
  * step is 3 × forward (backward computes dX and dW of every product); "predict" is the classifier's
  * forward (GLUE evaluation). ELECTRA-Small at T = 128:
- * pre-training 70.2 MFLOP/token, fine-tuning 61.5, inference 20.6.
+ * pre-training 70.2 MFLOP/token, fine-tuning 61.5, inference 20.6. Fine-tuning and "predict" count every
+ * position of the last layer, as PyTorch runs it; our classifier forms that layer's queries, attention,
+ * projection and FFN for [CLS] only (Encoder::set_cls_only), the same result from ~7% fewer FLOPs.
  */
 export function matmulFlopsPerToken(
   workload: FlopWorkload,
