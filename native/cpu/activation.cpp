@@ -8,6 +8,7 @@
 
 #include <type_traits>
 
+#include "cpu/gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/philox_avx512.h"
 #include "cpu/simd.h"
@@ -57,6 +58,18 @@ static void parallel_chunks(int64_t n, Fn fn, int64_t align = 16) {
     const int64_t lo = std::min(n, t * chunk), hi = std::min(n, lo + chunk);
     if (lo < hi) fn(lo, hi);
   }
+}
+
+void gelu_forward_b16(float* out, const uint16_t* inp16, int64_t n) {
+  ProfileScope prof("gelu_fwd");
+  parallel_chunks(n, [&](int64_t lo, int64_t hi) {
+    alignas(64) float t[1024];
+    for (int64_t b = lo; b < hi; b += 1024) {
+      const int m = (int)std::min<int64_t>(1024, hi - b);
+      widen_rows_from_bf16(t, m, inp16 + b, m, 1, m);
+      gelu_fwd_f32(out + b, t, 0, m);
+    }
+  });
 }
 
 template <typename F>

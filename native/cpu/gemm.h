@@ -26,6 +26,9 @@ struct GemmEpilogue {
   // C itself is not wanted: the tiles go to a scratch in L1 before fn, and C is never written (then
   // gemm_bf16 needs accumulate off; C may be null)
   bool scratch = false;
+  bool pre_bf16 = false;            // GELU's forward epilogue: GELU of C rounded to bf16,
+  uint16_t* pre16 = nullptr;        // which it also stores here where non-null
+  const uint16_t* in16 = nullptr;   // or `in` as bf16 (e.g. that kept pre-activation), row stride ld
 };
 
 // The same product with A and B rounded to bf16 (round to nearest even) and fp32 sums
@@ -47,6 +50,8 @@ void gemm_bf16_a16(float* C, int ldc, const uint16_t* A, int lda, const float* B
 void round_to_bf16(uint16_t* dst, const float* src, int64_t n);
 // round_to_bf16 on rows [0, rows) x [0, cols) (row strides ldd, lds).
 void round_rows_to_bf16(uint16_t* dst, int ldd, const float* src, int lds, int rows, int cols);
+// dst = src's bf16 values as fp32 (exact), rows [0, rows) x [0, cols) (row strides ldd, lds).
+void widen_rows_from_bf16(float* dst, int ldd, const uint16_t* src, int lds, int rows, int cols);
 // C rows [0, rows) x [0, cols) = bias (null: 0).
 void gemm_init(float* C, int ldc, int rows, int cols, const float* bias);
 bool gemm_bf16_native();  // whether gemm_bf16 runs AVX512-BF16 instructions here

@@ -178,6 +178,41 @@ void round_rows_to_bf16(uint16_t* dst, int ldd, const float* src, int lds, int r
     for (int c = 0; c < cols; c++) dst[(long)r * ldd + c] = to_bf16(src[(long)r * lds + c]);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) static void widen_row_avx512(float* d, const uint16_t* x, int n) {
+  int c = 0;
+  for (; c + 16 <= n; c += 16) {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(x + c)));
+    _mm512_storeu_ps(d + c, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+  }
+  for (; c < n; c++) {
+    const uint32_t u = (uint32_t)x[c] << 16;
+    std::memcpy(d + c, &u, 4);
+  }
+}
+#endif
+
+void widen_rows_from_bf16(float* dst, int ldd, const uint16_t* src, int lds, int rows, int cols) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = cpu_isa() == Isa::Avx512;
+  if (avx512) {
+    for (int r = 0; r < rows; r++) widen_row_avx512(dst + (long)r * ldd, src + (long)r * lds, cols);
+    return;
+  }
+#endif
+  for (int r = 0; r < rows; r++) {
+    float* d = dst + (long)r * ldd;
+    const uint16_t* x = src + (long)r * lds;
+#pragma omp simd
+    for (int c = 0; c < cols; c++) {
+      const uint32_t u = (uint32_t)x[c] << 16;
+      float f;
+      std::memcpy(&f, &u, 4);
+      d[c] = f;
+    }
+  }
+}
+
 bool gemm_bf16_native() {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool ok = cpu_isa() == Isa::Avx512 && cpu_has_avx512_bf16();

@@ -62,9 +62,21 @@ void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F
 // products round their inputs to bf16 the same way), with half the traffic and no packing.
 void matmul_forward_b16(float* out, const uint16_t* inp16, const float* weight, const float* bias, int N, int IC, int OC);
 void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, const uint16_t* inp16, const float* weight,
-                             const float* bias, int N, int IC, int OC);
+                             const float* bias, int N, int IC, int OC, bool pre_bf16 = false,
+                             uint16_t* pre16 = nullptr);
 void layernorm_forward_b16(float* out, uint16_t* out16, float* mean, float* rstd, const float* inp, const float* weight,
                            const float* bias, int N, int C, double eps);
+
+// The bf16 mode's FFN rounds its pre-activation to bf16 before GELU (as PyTorch's bf16 autocast stores
+// a linear layer's output in bf16 and runs GELU on it), and training keeps it so: matmul_gelu_forward_b16
+// with pre_bf16 takes GELU of bf16(pre), and given pre16 (pre then usually null) stores those values
+// there, for the backward pass: the forward pass, the recomputed GELU and its derivative all see the
+// same numbers, in training and inference alike. gelu_forward_b16 and
+// matmul_gelu_backward_b16 are gelu_forward and matmul_gelu_backward on such a pre16: their bits on
+// its fp32 values (bf16 -> fp32 is exact) where IC (n) is a multiple of 16.
+void gelu_forward_b16(float* out, const uint16_t* inp16, int64_t n);
+void matmul_gelu_backward_b16(float* dpre, const float* dout, const uint16_t* pre16, const float* weight, int N, int IC,
+                              int OC);
 
 // dpre = (dout @ weight) * gelu'(pre) (N x IC): matmul_backward's input gradient then gelu_backward,
 // their bits, in one pass where the bf16 GEMM runs (each tile through GELU's derivative while in L1).

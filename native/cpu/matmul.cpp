@@ -177,7 +177,7 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
 
 // C (N x cols) = A (N x K, contiguous rows: fp32 A, or bf16 A16 read in place) x B (K x cols, or its
 // transpose cols x K with b_trans) + bias, in bf16; threads split the rows. ep (may be null): its out,
-// in and out16 (N x cols, row-aligned with C) are offset to each thread's first row; with ep->scratch
+// in, out16, pre16 and in16 (N x cols, row-aligned with C) are offset to each thread's first row; with ep->scratch
 // C may be null.
 static void gemm_bf16_rows(float* C, const float* A, const uint16_t* A16, const float* B, bool b_trans,
                            const float* bias, int N, int cols, int K, const GemmEpilogue* ep) {
@@ -191,6 +191,8 @@ static void gemm_bf16_rows(float* C, const float* A, const uint16_t* A16, const 
       if (e.out) e.out += o;
       if (e.in) e.in += o;
       if (e.out16) e.out16 += o;
+      if (e.pre16) e.pre16 += o;
+      if (e.in16) e.in16 += o;
       float* c = C ? C + o : nullptr;
       const int ldb = b_trans ? K : cols;
       if (A16)
@@ -226,22 +228,35 @@ void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F
   gelu_forward(post, pre, (int64_t)N * OC);
 }
 
-// The epilogue of the fused forward product with a bf16 output: e.out16 = bf16(gelu(C)).
+// The epilogue of the fused forward product with a bf16 output: e.out16 = bf16(gelu(C)); with
+// e.pre_bf16, GELU of bf16(C), which also goes to e.pre16 where non-null.
 static void gelu_bf16_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols) {
   alignas(64) float t[8 * 256];  // a register tile at a time (8 x 32), or blocks of the whole C elsewhere
   for (int r0 = 0; r0 < rows; r0 += 8)
     for (int c0 = 0; c0 < cols; c0 += 256) {
       const int nr = std::min(8, rows - r0), nc = std::min(256, cols - c0);
-      gelu_rows(t, nc, c + (int64_t)r0 * ldc + c0, ldc, nr, nc);
+      const float* x = c + (int64_t)r0 * ldc + c0;
+      int ldx = ldc;
+      if (e.pre_bf16) {
+        alignas(64) uint16_t t16[8 * 256];
+        uint16_t* p16 = e.pre16 ? e.pre16 + (int64_t)(i + r0) * e.ld + j + c0 : t16;
+        const int ld16 = e.pre16 ? e.ld : nc;
+        round_rows_to_bf16(p16, ld16, x, ldc, nr, nc);
+        widen_rows_from_bf16(t, nc, p16, ld16, nr, nc);
+        x = t, ldx = nc;
+      }
+      gelu_rows(t, nc, x, ldx, nr, nc);
       round_rows_to_bf16(e.out16 + (int64_t)(i + r0) * e.ld + j + c0, e.ld, t, nc, nr, nc);
     }
 }
 
 void matmul_gelu_forward_b16(float* pre, uint16_t* post16, const float* inp, const uint16_t* inp16, const float* weight,
-                             const float* bias, int N, int IC, int OC) {
+                             const float* bias, int N, int IC, int OC, bool pre_bf16, uint16_t* pre16) {
   ProfileScope prof("matmul_fwd+gelu bf16", N, IC, OC);
   GemmEpilogue ep{gelu_bf16_epilogue, nullptr, nullptr, OC};
   ep.out16 = post16;
+  ep.pre_bf16 = pre_bf16 || pre16;
+  ep.pre16 = pre16;
   ep.scratch = !pre;
   gemm_bf16_rows(pre, inp, inp16, weight, true, bias, N, OC, IC, &ep);
 }
@@ -254,6 +269,25 @@ void matmul_forward_b16(float* out, const uint16_t* inp16, const float* weight, 
 // The epilogue of the fused backward product: C *= gelu'(e.in), in place.
 static void gelu_backward_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols) {
   gelu_backward_rows(c, ldc, e.in + (int64_t)i * e.ld + j, e.ld, rows, cols);
+}
+
+// matmul_gelu_backward's epilogue on a bf16 pre-activation (e.in16): its fp32 values, a block at a time
+static void gelu_backward_b16_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols) {
+  alignas(64) float t[8 * 256];
+  for (int r0 = 0; r0 < rows; r0 += 8)
+    for (int c0 = 0; c0 < cols; c0 += 256) {
+      const int nr = std::min(8, rows - r0), nc = std::min(256, cols - c0);
+      widen_rows_from_bf16(t, nc, e.in16 + (int64_t)(i + r0) * e.ld + j + c0, e.ld, nr, nc);
+      gelu_backward_rows(c + (int64_t)r0 * ldc + c0, ldc, t, nc, nr, nc);
+    }
+}
+
+void matmul_gelu_backward_b16(float* dpre, const float* dout, const uint16_t* pre16, const float* weight, int N, int IC,
+                              int OC) {
+  ProfileScope prof("matmul_bwd+gelu bf16", N, IC, OC);
+  GemmEpilogue ep{gelu_backward_b16_epilogue, nullptr, nullptr, IC};
+  ep.in16 = pre16;
+  gemm_bf16_rows(dpre, dout, nullptr, weight, false, nullptr, N, IC, OC, &ep);
 }
 
 template <typename F>

@@ -80,6 +80,8 @@ struct CpuBackend {
   ELECTRA_FORWARD_KERNEL(matmul_forward)
   ELECTRA_FORWARD_KERNEL(matmul_gelu_forward)
   ELECTRA_FORWARD_KERNEL(matmul_gelu_forward_b16)
+  ELECTRA_FORWARD_KERNEL(matmul_gelu_backward_b16)
+  ELECTRA_FORWARD_KERNEL(gelu_forward_b16)
   ELECTRA_FORWARD_KERNEL(matmul_forward_b16)
   ELECTRA_FORWARD_KERNEL(layernorm_forward_b16)
   ELECTRA_FORWARD_KERNEL(matmul_backward)

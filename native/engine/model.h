@@ -140,15 +140,18 @@ class Encoder {
   void cls_layer_forward(const EncoderWeights<F>& w, const F* x, const uint16_t* x16);
   void cls_layer_backward(const EncoderWeights<F>& dw, const F* dout, F* dres, const EncoderWeights<F>& w);
   // its buffers: the first positions' inputs, hidden dropout multipliers and gradients (B, C) each;
-  // attention probabilities and their dropout multipliers (B, NH, T) each
+  // attention probabilities and their dropout multipliers (B, NH, T) each; the FFN's pre-activations
+  // and GELU's outputs (B, F) each
   typename K::template Vec<F> cls_;
   struct ClsBufs {
-    F *xc, *keep1, *keep2, *dxc, *dxq, *dq, *p, *akeep;
+    F *xc, *keep1, *keep2, *dxc, *dxq, *dq, *p, *akeep, *pre, *post;
   };
   ClsBufs cls_bufs() {
     const int64_t BC = (int64_t)B_ * c_.hidden_size, P = (int64_t)B_ * c_.num_attention_heads * T_;
+    const int64_t BF = (int64_t)B_ * c_.intermediate_size;
     F* b = cls_.data();
-    return {b, b + BC, b + 2 * BC, b + 3 * BC, b + 4 * BC, b + 5 * BC, b + 6 * BC, b + 6 * BC + P};
+    F* f = b + 6 * BC + 2 * P;
+    return {b, b + BC, b + 2 * BC, b + 3 * BC, b + 4 * BC, b + 5 * BC, b + 6 * BC, b + 6 * BC + P, f, f + BF};
   }
   ElectraConfig c_;
   bool keep_ = true;
@@ -177,6 +180,9 @@ class Encoder {
     return attn_bits_.size() >= (size_t)c_.num_hidden_layers * per_layer ? attn_bits_.data() + l * per_layer : nullptr;
   }
   typename K::template Vec<F> fcg_;  // GELU(fch) of the layer at hand (BT, F): recomputed in backward
+  // the CPU's bf16 training: the pre-activations fch as bf16 instead (per layer, stacked on L)
+  typename K::template Vec<uint16_t> fch16_;
+  uint16_t* fch16(int l) { return fch16_.size() ? fch16_.data() + (size_t)l * B_ * T_ * c_.intermediate_size : nullptr; }
   // the CPU's bf16 mode: bf16 copies of the forward pass's activations that feed products (made by their
   // producer, read in place by the product): GELU(fch), and without a backward pass also the two
   // LayerNorms' outputs and attention's

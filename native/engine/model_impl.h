@@ -31,7 +31,14 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
   // the LayerNorm outputs are not kept per layer: one buffer each, recomputed from r1_/r2_ in backward
   for (auto* v : {&x1_, &out_}) v->resize(BT * C);
   for (auto* v : {&m1_, &s1_, &m2_, &s2_}) v->resize(L * BT);
-  fch_.resize(L * BT * Fd);
+  // the FFN's pre-activations (GELU's input), kept per layer for backward: as bf16 in the CPU's bf16
+  // training (fch16_, what the fused product's epilogue stores), else fp32 (without backward: GELU's
+  // output in place; none in the bf16 mode, whose GELU output goes to fcg16_)
+  if (b16_inputs()) {
+    if (keep) fch16_.resize(L * BT * Fd);
+  } else {
+    fch_.resize(L * BT * Fd);
+  }
   // GELU's output: recomputed from fch_ in the backward pass, not kept per layer (without a backward
   // pass GELU runs in place, or to fcg16_)
   if (keep) fcg_.resize(BT * Fd);
@@ -42,7 +49,7 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
       for (auto* v : {&x1_16_, &out16_, &ctx16_}) v->resize(BT * C);
     }
   }
-  if (cls_path()) cls_.resize((int64_t)6 * B * C + (int64_t)2 * B * c_.num_attention_heads * T);
+  if (cls_path()) cls_.resize((int64_t)6 * B * C + (int64_t)2 * B * c_.num_attention_heads * T + (int64_t)2 * B * Fd);
   if (keep) {
     drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
     // the attention dropout's masks, kept only by the CPU's fused bf16 attention (attention_forward)
@@ -77,19 +84,37 @@ static void layernorm_fwd(F* out, uint16_t* out16, F* mean, F* rstd, const F* in
 }
 
 // The FFN's products: pre = x1 w1^T + b1, r2 = gelu(pre) w2^T + b2. With post16 (the CPU's bf16 mode)
-// GELU's output is only stored there as bf16 (and pre may be null: not kept), x1 read from its bf16
-// copy x1_16 where non-null; else GELU's output goes to post (which may be pre).
+// GELU of bf16(pre) is only stored there as bf16, bf16(pre) kept in pre16 where non-null (pre then
+// null), x1 read from its bf16 copy x1_16 where non-null; else GELU's output
+// goes to post (which may be pre).
 template <typename F, typename K>
-static void ffn_forward(F* r2, F* pre, F* post, uint16_t* post16, const F* x1, const uint16_t* x1_16, const F* w1,
-                        const F* b1, const F* w2, const F* b2, int N, int C, int Fd, Precision prec) {
+static void ffn_forward(F* r2, F* pre, F* post, uint16_t* post16, uint16_t* pre16, const F* x1, const uint16_t* x1_16,
+                        const F* w1, const F* b1, const F* w2, const F* b2, int N, int C, int Fd, Precision prec) {
   if constexpr (!K::kDevice && std::is_same_v<F, float>) {
     if (post16) {
-      K::matmul_gelu_forward_b16(pre, post16, x1_16 ? nullptr : x1, x1_16, w1, b1, N, C, Fd);
+      K::matmul_gelu_forward_b16(pre, post16, x1_16 ? nullptr : x1, x1_16, w1, b1, N, C, Fd, true, pre16);
       return K::matmul_forward_b16(r2, post16, w2, b2, N, Fd, C);
     }
   }
   K::matmul_gelu_forward(pre, post, x1, w1, b1, N, C, Fd, prec);
   K::matmul_forward(r2, post, w2, b2, N, Fd, C, prec);
+}
+
+// GELU of a kept pre-activation, fp32 (pre) or bf16 (pre16 non-null: the CPU's bf16 training)
+template <typename F, typename K>
+static void gelu_of_kept(F* out, const F* pre, const uint16_t* pre16, int64_t n) {
+  if constexpr (!K::kDevice && std::is_same_v<F, float>)
+    if (pre16) return K::gelu_forward_b16(out, pre16, n);
+  K::gelu_forward(out, pre, n);
+}
+
+// dpre = (dout weight) * gelu'(pre), pre fp32 or bf16 (pre16 non-null)
+template <typename F, typename K>
+static void matmul_gelu_bwd(F* dpre, const F* dout, const F* pre, const uint16_t* pre16, const F* weight, int N, int IC,
+                            int OC, Precision prec) {
+  if constexpr (!K::kDevice && std::is_same_v<F, float>)
+    if (pre16) return K::matmul_gelu_backward_b16(dpre, dout, pre16, weight, N, IC, OC);
+  K::matmul_gelu_backward(dpre, dout, pre, weight, N, IC, OC, prec);
 }
 
 template <typename F, typename K>
@@ -147,7 +172,7 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
     F* ctx = ctx_.data() + sl * BT * C;
     F* r1 = r1_.data() + sl * BT * C;
     F* x1 = x1_.data();
-    F* fch = fch_.data() + sl * BT * Fd;
+    F* fch = fch_.size() ? fch_.data() + sl * BT * Fd : nullptr;
     F* fcg = fcg_.data();
     F* r2 = r2_.data() + sl * BT * C;
     F* out = out_.data();
@@ -162,10 +187,10 @@ void Encoder<F, K>::forward(const EmbeddingWeights<F>& ew, const EncoderWeights<
     K::dropout_add_forward(r1, r1, x, (int64_t)BT * C, ph, dr.seed, dr.stream(2 + 3 * l), keep_ ? drop_bits(l, 0) : nullptr);
     layernorm_fwd<F, K>(x1, act16 ? x1_16_.data() : nullptr, m1_.data() + sl * BT, s1_.data() + sl * BT, r1,
                         w.ln1w + l * C, w.ln1b + l * C, BT, C, eps);
-    // bf16: GELU's output only as bf16, and without a backward pass its input is not kept (never
-    // written); else without a backward pass GELU overwrites its input, tile by tile
+    // bf16: GELU's output only as bf16, its input kept as bf16 for backward (without one: not kept,
+    // never written); else without a backward pass GELU overwrites its input, tile by tile
     if (!keep_) fcg = fch;
-    ffn_forward<F, K>(r2, b16 && !keep_ ? nullptr : fch, fcg, b16 ? fcg16() : nullptr, x1,
+    ffn_forward<F, K>(r2, fch, fcg, b16 ? fcg16() : nullptr, b16 && keep_ ? fch16(l) : nullptr, x1,
                       act16 ? x1_16_.data() : nullptr, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd,
                       w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, BT, C, Fd, prec_);
     K::dropout_add_forward(r2, r2, x1, (int64_t)BT * C, ph, dr.seed, dr.stream(3 + 3 * l), keep_ ? drop_bits(l, 1) : nullptr);
@@ -191,8 +216,8 @@ void Encoder<F, K>::cls_layer_forward(const EncoderWeights<F>& w, const F* x, co
     F* ctx = ctx_.data() + sl * BT * C;
     F* r1 = r1_.data() + sl * BT * C;
     F* x1 = x1_.data();
-    F* fch = fch_.data() + sl * BT * Fd;
-    F* fcg = keep_ ? fcg_.data() : fch;  // GELU in place without a backward pass
+    F* fch = cb.pre;
+    F* fcg = cb.post;
     F* r2 = r2_.data() + sl * BT * C;
     const F* qkvw = w.qkvw + (int64_t)l * 3 * C * C;
     const F* qkvb = w.qkvb + (int64_t)l * 3 * C;
@@ -230,10 +255,10 @@ void Encoder<F, K>::cls_layer_backward(const EncoderWeights<F>& dw, const F* dou
     const F* q = kv + (int64_t)BT * 2 * C;
     const F* ctx = ctx_.data() + (int64_t)l * BT * C;
     const F* r1 = r1_.data() + (int64_t)l * BT * C;
-    const F* fch = fch_.data() + (int64_t)l * BT * Fd;
+    const F* fch = cb.pre;
     const F* r2 = r2_.data() + (int64_t)l * BT * C;
     F* x1 = x1_.data();
-    F* fcg = fcg_.data();
+    F* fcg = cb.post;
     F* dx1 = dx1_.data();
     F* dtmp = dtmp_.data();
     F* dkv = dqkv_.data();
@@ -323,18 +348,19 @@ void Encoder<F, K>::backward(const EmbeddingWeights<F>& dew, const EncoderWeight
                         r2_.data() + (int64_t)(l - 1) * BT * C, w.ln2w + (l - 1) * C, w.ln2b + (l - 1) * C, BT, C, eps);
       x = xin_.data();
     }
-    const F* fch = fch_.data() + (int64_t)l * BT * Fd;
+    const F* fch = fch_.size() ? fch_.data() + (int64_t)l * BT * Fd : nullptr;
+    const uint16_t* fch16 = this->fch16(l);
     F* fcg = fcg_.data();
     const F* r2 = r2_.data() + (int64_t)l * BT * C;
     // and the FFN branch's gradient: dx1 through the forward pass's dropout masks
     K::layernorm_dropout_backward(dx1, dtmp, dw.ln2w + l * C, dw.ln2b + l * C, dres, r2, m2_.data() + l * BT,
                                   s2_.data() + l * BT, w.ln2w + l * C, BT, C, false, ph, drop_bits(l, 1));
-    K::gelu_forward(fcg, fch, (int64_t)BT * Fd);  // recomputed rather than kept per layer
+    gelu_of_kept<F, K>(fcg, fch, fch16, (int64_t)BT * Fd);  // recomputed rather than kept per layer
     // the FFN's inner gradient is written over GELU's output once its weight gradient is taken
     F* dfc = fcg;
     K::matmul_backward((F*)nullptr, dw.fcprojw + (int64_t)l * C * Fd, dw.fcprojb + (int64_t)l * C, dtmp, fcg,
                     w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, false, prec_);
-    K::matmul_gelu_backward(dfc, dtmp, fch, w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, prec_);
+    matmul_gelu_bwd<F, K>(dfc, dtmp, fch, fch16, w.fcprojw + (int64_t)l * C * Fd, BT, Fd, C, prec_);
     K::matmul_backward(dx1, dw.fcw + (int64_t)l * Fd * C, dw.fcb + (int64_t)l * Fd, dfc, x1, w.fcw + (int64_t)l * Fd * C,
                     BT, C, Fd, true, prec_);
     K::layernorm_dropout_backward(dres, dtmp, dw.ln1w + l * C, dw.ln1b + l * C, dx1, r1, m1_.data() + l * BT,

@@ -353,6 +353,56 @@ TEST(matmul_gelu_backward_equals_separate_kernels) {
   }
 }
 
+TEST(ffn_with_bf16_pre_activation_is_the_fp32_kernels_on_its_values) {
+  // matmul_gelu_forward_b16 keeping the pre-activation as bf16 (pre16): bf16(pre) of the fp32 path,
+  // and GELU of those rounded values; gelu_forward_b16 and matmul_gelu_backward_b16 on it: the fp32
+  // kernels' bits on its values. Edge tiles, K past a block, the input fp32 or bf16.
+  struct Case { int N, C, Fd; };
+  for (const Case& c : {Case{256, 256, 1024}, Case{37, 64, 48}, Case{70, 40, 96}, Case{20, 1100, 64}}) {
+    std::mt19937 g(3 * c.N + c.Fd);
+    std::normal_distribution<float> nd(0, 1);
+    std::vector<float> x((size_t)c.N * c.C), w1((size_t)c.Fd * c.C), b1(c.Fd), dy((size_t)c.N * c.C),
+        w2((size_t)c.C * c.Fd);
+    for (auto* v : {&x, &w1, &b1, &dy, &w2}) for (auto& e : *v) e = nd(g);
+    const size_t n = (size_t)c.N * c.Fd;
+    std::vector<float> pre(n), post(n), pre_r(n), post_r(n);
+    matmul_gelu_forward(pre.data(), post.data(), x.data(), w1.data(), b1.data(), c.N, c.C, c.Fd, Precision::Bf16);
+    for (size_t i = 0; i < n; i++) pre_r[i] = bf16_round(pre[i]);
+    gelu_forward(post_r.data(), pre_r.data(), (int64_t)n);
+    std::vector<uint16_t> pre16(n), post16(n);
+    matmul_gelu_forward_b16(nullptr, post16.data(), x.data(), nullptr, w1.data(), b1.data(), c.N, c.C, c.Fd, true, pre16.data());
+    size_t bad_pre = 0, bad_post = 0, rounded = 0;
+    for (size_t i = 0; i < n; i++) {
+      bad_pre += pre16[i] != to_bf16(pre[i]);
+      bad_post += post16[i] != to_bf16(post_r[i]);
+      rounded += to_bf16(post_r[i]) != to_bf16(post[i]);
+    }
+    if (bad_pre || bad_post) std::printf("  N %d C %d F %d: %zu pre, %zu post of %zu differ\n", c.N, c.C, c.Fd, bad_pre, bad_post, n);
+    CHECK(bad_pre == 0 && bad_post == 0);
+    CHECK(rounded > 0);  // GELU really took the rounded values (some outputs differ from GELU of fp32 pre)
+    // without keeping it (inference): the same GELU output
+    std::vector<uint16_t> post16c(n);
+    matmul_gelu_forward_b16(nullptr, post16c.data(), x.data(), nullptr, w1.data(), b1.data(), c.N, c.C, c.Fd, true);
+    CHECK(post16c == post16);
+    if (c.C % 2 == 0) {  // the input as bf16: the same
+      std::vector<uint16_t> x16(x.size()), pre16b(n), post16b(n);
+      std::vector<float> xr(x.size()), pre_x(n), post_x(n);
+      for (size_t i = 0; i < x.size(); i++) x16[i] = to_bf16(x[i]), xr[i] = bf16_round(x[i]);
+      matmul_gelu_forward(pre_x.data(), post_x.data(), xr.data(), w1.data(), b1.data(), c.N, c.C, c.Fd, Precision::Bf16);
+      matmul_gelu_forward_b16(nullptr, post16b.data(), nullptr, x16.data(), w1.data(), b1.data(), c.N, c.C, c.Fd,
+                              true, pre16b.data());
+      for (size_t i = 0; i < n; i++) CHECK(pre16b[i] == to_bf16(pre_x[i]));
+    }
+    // the backward pass's recomputed GELU and derivative on the bf16 values
+    std::vector<float> g16(n), gref(n), d16(n), dref(n);
+    gelu_forward_b16(g16.data(), pre16.data(), (int64_t)n);
+    CHECK(std::memcmp(g16.data(), post_r.data(), 4 * n) == 0);
+    matmul_gelu_backward_b16(d16.data(), dy.data(), pre16.data(), w2.data(), c.N, c.Fd, c.C);
+    matmul_gelu_backward(dref.data(), dy.data(), pre_r.data(), w2.data(), c.N, c.Fd, c.C, Precision::Bf16);
+    CHECK(std::memcmp(d16.data(), dref.data(), 4 * n) == 0);
+  }
+}
+
 TEST(layernorm_dropout_backward_equals_separate_kernels) {
   // layernorm_dropout_backward (the weight and bias gradients and the dropout masks taken in the pass
   // that computes dinp) against layernorm_backward then dropout_apply_bits: the same bits, with or
