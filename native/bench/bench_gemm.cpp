@@ -1,6 +1,7 @@
 // bench_gemm.cpp: our GEMM kernels on the linear layers' shapes of an ELECTRA-Small pre-training step
 // (B = 32, T = 128: M = 4096 rows), one thread, fp32 and bf16: out (M, N) = x (M, K) @ W (N, K)^T as
-// a linear layer computes it (W read transposed in place). One JSON line per shape and precision:
+// a linear layer computes it (W read transposed in place), x fp32, and in bf16 also x already bf16
+// ("x": "bf16": read in place, as torch.mm's bf16 operands are). One JSON line per shape and precision:
 // the best of `reps` runs, in GFLOP/s. `npm run bench` runs it beside torch.mm on the same shapes
 // (native/bench/torch_reference.py --gemm-shapes), i.e. OpenBLAS (fp32) and oneDNN (bf16).
 //   bench_gemm [reps]
@@ -153,6 +154,23 @@ int main(int argc, char** argv) {
           "\"dtype\": \"%s\", \"threads\": 1, \"gflops\": %.1f%s}\n",
           s.layer, s.M, s.K, s.N, dtype, 2.0 * s.M * s.K * s.N / best / 1e9,
           bf16 && !gemm_bf16_native() ? ", \"emulated\": true" : "");
+      std::fflush(stdout);
+    }
+    // x already bf16 (as torch.mm's operands are; the engine's bf16 activations), read in place: the
+    // same product without rounding and packing x on the way
+    if (s.K % 2 == 0) {
+      std::vector<uint16_t> x16(x.size());
+      round_to_bf16(x16.data(), x.data(), (int64_t)x.size());
+      double best = 1e30;
+      for (int r = 0; r < reps; r++) {
+        const auto t0 = std::chrono::steady_clock::now();
+        gemm_bf16_a16(out.data(), s.N, x16.data(), s.K, w.data(), s.K, s.M, s.N, s.K, false, true);
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::printf(
+          "{\"bench\": \"gemm_shape\", \"impl\": \"electra\", \"layer\": \"%s\", \"m\": %d, \"k\": %d, \"n\": %d, "
+          "\"dtype\": \"bf16\", \"x\": \"bf16\", \"threads\": 1, \"gflops\": %.1f%s}\n",
+          s.layer, s.M, s.K, s.N, 2.0 * s.M * s.K * s.N / best / 1e9, !gemm_bf16_native() ? ", \"emulated\": true" : "");
       std::fflush(stdout);
     }
   }

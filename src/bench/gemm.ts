@@ -15,6 +15,8 @@ export interface GemmLine {
   k: number;
   n: number;
   dtype: "fp32" | "bf16";
+  /** "bf16": ours with x already bf16, read in place (torch.mm's bf16 operands are bf16 too) */
+  x?: "bf16";
   gflops: number;
   library?: string;
 }
@@ -62,10 +64,14 @@ export function formatGemmTable(lines: GemmLine[]): string {
   const rows: string[][] = [];
   for (const o of lines.filter((l) => l.impl === "electra")) {
     const lib = lines.find((l) => l.impl === "pytorch" && l.m === o.m && l.k === o.k && l.n === o.n && l.dtype === o.dtype);
-    rows.push([`${o.layer ?? ""} ${o.m}x${o.k}x${o.n}`, o.dtype, f(o.gflops, 1), lib ? `${f(lib.gflops, 1)} (${lib.library})` : "-", lib ? f(o.gflops / lib.gflops, 2) : "-"]);
+    rows.push([`${o.layer ?? ""} ${o.m}x${o.k}x${o.n}`, o.x ? `${o.dtype}, x ${o.x}` : o.dtype, f(o.gflops, 1), lib ? `${f(lib.gflops, 1)} (${lib.library})` : "-", lib ? f(o.gflops / lib.gflops, 2) : "-"]);
   }
   const cols = ["shape (M x K x N, out = x W^T)", "dtype", "ours GFLOP/s", "library GFLOP/s", "ours/library"];
   const w = cols.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j].length)));
   const fmt = (r: string[]) => r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join("  ").trimEnd();
-  return ["GEMM kernels, one thread, on the pre-training step's linear-layer shapes:", fmt(cols), ...rows.map(fmt)].join("\n");
+  return [
+    "GEMM kernels, one thread, on the pre-training step's linear-layer shapes. Ours takes x in fp32 (rounding and packing it inside the product) or, \"x bf16\", already bf16 as the library's bf16 operands are:",
+    fmt(cols),
+    ...rows.map(fmt),
+  ].join("\n");
 }
