@@ -600,7 +600,8 @@ void attention_cls_forward(F* out, F* p, F* keep, const F* q, const F* kv, const
   const F scale = (F)(1.0 / std::sqrt((double)HS));
 #pragma omp parallel
   {
-    std::vector<F> pd(T);
+    static thread_local std::vector<F> pd;  // kept between calls: no allocation per step
+    pd.resize(T);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
       const int b = bh / NH, h = bh % NH;
@@ -644,7 +645,8 @@ void attention_cls_backward(F* dq, F* dkv, const F* dout, const F* q, const F* k
   const F scale = (F)(1.0 / std::sqrt((double)HS));
 #pragma omp parallel
   {
-    std::vector<F> ds(T);
+    static thread_local std::vector<F> ds;
+    ds.resize(T);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
       const int b = bh / NH, h = bh % NH;

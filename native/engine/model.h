@@ -140,18 +140,16 @@ class Encoder {
   void cls_layer_forward(const EncoderWeights<F>& w, const F* x, const uint16_t* x16);
   void cls_layer_backward(const EncoderWeights<F>& dw, const F* dout, F* dres, const EncoderWeights<F>& w);
   // its buffers: the first positions' inputs, hidden dropout multipliers and gradients (B, C) each;
-  // attention probabilities and their dropout multipliers (B, NH, T) each; the FFN's pre-activations
-  // and GELU's outputs (B, F) each
+  // attention probabilities and their dropout multipliers (B, NH, T) each (its other activations live
+  // in the first rows of the full layers' buffers)
   typename K::template Vec<F> cls_;
   struct ClsBufs {
-    F *xc, *keep1, *keep2, *dxc, *dxq, *dq, *p, *akeep, *pre, *post;
+    F *xc, *keep1, *keep2, *dxc, *dxq, *dq, *p, *akeep;
   };
   ClsBufs cls_bufs() {
     const int64_t BC = (int64_t)B_ * c_.hidden_size, P = (int64_t)B_ * c_.num_attention_heads * T_;
-    const int64_t BF = (int64_t)B_ * c_.intermediate_size;
     F* b = cls_.data();
-    F* f = b + 6 * BC + 2 * P;
-    return {b, b + BC, b + 2 * BC, b + 3 * BC, b + 4 * BC, b + 5 * BC, b + 6 * BC, b + 6 * BC + P, f, f + BF};
+    return {b, b + BC, b + 2 * BC, b + 3 * BC, b + 4 * BC, b + 5 * BC, b + 6 * BC, b + 6 * BC + P};
   }
   ElectraConfig c_;
   bool keep_ = true;

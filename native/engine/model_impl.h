@@ -49,7 +49,7 @@ void Encoder<F, K>::ensure(int B, int T, bool keep) {
       for (auto* v : {&x1_16_, &out16_, &ctx16_}) v->resize(BT * C);
     }
   }
-  if (cls_path()) cls_.resize((int64_t)6 * B * C + (int64_t)2 * B * c_.num_attention_heads * T + (int64_t)2 * B * Fd);
+  if (cls_path()) cls_.resize((int64_t)6 * B * C + (int64_t)2 * B * c_.num_attention_heads * T);
   if (keep) {
     drop_bits_.resize((size_t)c_.num_hidden_layers * 2 * ((BT * C + 63) / 64));  // the hidden dropouts' masks
     // the attention dropout's masks, kept only by the CPU's fused bf16 attention (attention_forward)
@@ -216,9 +216,9 @@ void Encoder<F, K>::cls_layer_forward(const EncoderWeights<F>& w, const F* x, co
     F* ctx = ctx_.data() + sl * BT * C;
     F* r1 = r1_.data() + sl * BT * C;
     F* x1 = x1_.data();
-    F* fch = cb.pre;
-    F* fcg = cb.post;
+    F* fch = fch_.size() ? fch_.data() + sl * BT * Fd : nullptr;
     F* r2 = r2_.data() + sl * BT * C;
+    const bool b16 = b16_inputs();
     const F* qkvw = w.qkvw + (int64_t)l * 3 * C * C;
     const F* qkvb = w.qkvb + (int64_t)l * 3 * C;
     for (int b = 0; b < B; b++) K::copy(cb.xc + (int64_t)b * C, x + (int64_t)b * T * C, C);
@@ -236,8 +236,10 @@ void Encoder<F, K>::cls_layer_forward(const EncoderWeights<F>& w, const F* x, co
     K::matmul_forward(r1, ctx, w.attprojw + (int64_t)l * C * C, w.attprojb + (int64_t)l * C, B, C, C, prec_);
     dropout_add(r1, cb.keep1, cb.xc, dr_.stream(2 + 3 * l));
     K::layernorm_forward(x1, m1_.data() + sl * BT, s1_.data() + sl * BT, r1, w.ln1w + l * C, w.ln1b + l * C, B, C, eps);
-    K::matmul_gelu_forward(fch, fcg, x1, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, B, C, Fd, prec_);
-    K::matmul_forward(r2, fcg, w.fcprojw + (int64_t)l * C * Fd, w.fcprojb + (int64_t)l * C, B, Fd, C, prec_);
+    // the FFN on the B rows, with the full layers' buffers and rounding (their first rows)
+    ffn_forward<F, K>(r2, fch, keep_ ? fcg_.data() : fch, b16 ? fcg16() : nullptr, b16 && keep_ ? fch16(l) : nullptr, x1,
+                      nullptr, w.fcw + (int64_t)l * Fd * C, w.fcb + (int64_t)l * Fd, w.fcprojw + (int64_t)l * C * Fd,
+                      w.fcprojb + (int64_t)l * C, B, C, Fd, prec_);
     dropout_add(r2, cb.keep2, x1, dr_.stream(3 + 3 * l));
     K::layernorm_forward(out_.data(), m2_.data() + sl * BT, s2_.data() + sl * BT, r2, w.ln2w + l * C, w.ln2b + l * C, B,
                          C, eps);
@@ -255,10 +257,11 @@ void Encoder<F, K>::cls_layer_backward(const EncoderWeights<F>& dw, const F* dou
     const F* q = kv + (int64_t)BT * 2 * C;
     const F* ctx = ctx_.data() + (int64_t)l * BT * C;
     const F* r1 = r1_.data() + (int64_t)l * BT * C;
-    const F* fch = cb.pre;
+    const F* fch = fch_.size() ? fch_.data() + (int64_t)l * BT * Fd : nullptr;
+    const uint16_t* fch16 = this->fch16(l);
     const F* r2 = r2_.data() + (int64_t)l * BT * C;
     F* x1 = x1_.data();
-    F* fcg = cb.post;
+    F* fcg = fcg_.data();
     F* dx1 = dx1_.data();
     F* dtmp = dtmp_.data();
     F* dkv = dqkv_.data();
@@ -278,10 +281,10 @@ void Encoder<F, K>::cls_layer_backward(const EncoderWeights<F>& dw, const F* dou
     K::layernorm_backward(dx1, dw.ln2w + l * C, dw.ln2b + l * C, dout, r2, m2_.data() + (int64_t)l * BT,
                           s2_.data() + (int64_t)l * BT, w.ln2w + l * C, B, C, false);
     times(dtmp, dx1, cb.keep2);
-    K::gelu_forward(fcg, fch, (int64_t)B * Fd);
+    gelu_of_kept<F, K>(fcg, fch, fch16, (int64_t)B * Fd);
     K::matmul_backward((F*)nullptr, dw.fcprojw + (int64_t)l * C * Fd, dw.fcprojb + (int64_t)l * C, dtmp, fcg,
                        w.fcprojw + (int64_t)l * C * Fd, B, Fd, C, false, prec_);
-    K::matmul_gelu_backward(fcg, dtmp, fch, w.fcprojw + (int64_t)l * C * Fd, B, Fd, C, prec_);
+    matmul_gelu_bwd<F, K>(fcg, dtmp, fch, fch16, w.fcprojw + (int64_t)l * C * Fd, B, Fd, C, prec_);
     K::matmul_backward(dx1, dw.fcw + (int64_t)l * Fd * C, dw.fcb + (int64_t)l * Fd, fcg, x1, w.fcw + (int64_t)l * Fd * C,
                        B, C, Fd, true, prec_);
     K::layernorm_backward(cb.dxc, dw.ln1w + l * C, dw.ln1b + l * C, dx1, r1, m1, s1, w.ln1w + l * C, B, C, false);
