@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/parallel.h"
 #include "cpu/gemm_bf16_tile.h"
 #include "cpu/philox_avx512.h"
 #include "cpu/simd.h"
@@ -375,15 +376,23 @@ BF16_TARGET static void head_forward_bf16(float* out, int ldo, uint16_t* out16, 
 // fn(scratch, b, h, nb, nh) for every (batch, head) pair, split statically over the threads, each with
 // its own scratch S (kept between calls); (nb, nh) is the next pair in order (usually the same
 // thread's next task, whose operands fn may prefetch), nb == B after the last.
+// The threads' shares are contiguous runs of pairs, sized by the threads' measured speeds (Balance).
 template <typename S, typename Fn>
 static void for_each_head(int B, int NH, int T, int HS, Fn fn) {
+  static Balance balance;  // per instantiation: the forward and backward passes learn apart
+  BalancedRegion region(balance);
 #pragma omp parallel
   {
+    const BalanceClock clock;
     static thread_local S s;
     s.ensure(T, HS);
-#pragma omp for collapse(2) schedule(static)
-    for (int b = 0; b < B; b++)
-      for (int h = 0; h < NH; h++) fn(s, b, h, h + 1 < NH ? b : b + 1, h + 1 < NH ? h + 1 : 0);
+    int lo, hi;
+    region.range(B * NH, 1, lo, hi);
+    for (int i = lo; i < hi; i++) {
+      const int b = i / NH, h = i % NH;
+      fn(s, b, h, h + 1 < NH ? b : b + 1, h + 1 < NH ? h + 1 : 0);
+    }
+    region.done(hi - lo, clock.seconds());
   }
 }
 

@@ -151,13 +151,17 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
     // splitting rows made both threads pack all of the 15 MB embedding matrix). Each element is the
     // same sum either way.
     const bool by_rows = N >= OC || omp_get_max_threads() == 1;
+    static Balance balance;
+    BalancedRegion region(balance);
 #pragma omp parallel
     {
       int lo, hi;
       if (by_rows) {
-        thread_range(N, lo, hi);
+        const BalanceClock clock;
+        region.range(N, 16, lo, hi);
         if (lo < hi)
           gemm(prec, out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 1, weight, IC, hi - lo, OC, IC, false, true, bias);
+        region.done(hi - lo, clock.seconds());
       } else {
         share_range((OC + 31) / 32, omp_get_thread_num(), omp_get_num_threads(), lo, hi);
         lo *= 32, hi = std::min(OC, hi * 32);
@@ -181,10 +185,13 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
 // C may be null.
 static void gemm_bf16_rows(float* C, const float* A, const uint16_t* A16, const float* B, bool b_trans,
                            const float* bias, int N, int cols, int K, const GemmEpilogue* ep) {
+  static Balance balance;
+  BalancedRegion region(balance);
 #pragma omp parallel
   {
+    const BalanceClock clock;
     int lo, hi;
-    thread_range(N, lo, hi);
+    region.range(N, 16, lo, hi);
     if (lo < hi) {
       const size_t o = (size_t)lo * cols;
       GemmEpilogue e = ep ? *ep : GemmEpilogue{};
@@ -201,6 +208,7 @@ static void gemm_bf16_rows(float* C, const float* A, const uint16_t* A16, const 
         gemm_bf16(c, cols, A + (size_t)lo * K, K, 1, B, ldb, hi - lo, cols, K, false, b_trans, false, bias,
                   ep ? &e : nullptr);
     }
+    region.done(hi - lo, clock.seconds());
   }
 }
 
@@ -340,11 +348,22 @@ static void weight_grad(Precision prec, float* dweight, const float* dout, const
         gemm(prec, C + (size_t)lo * IC, IC, dy + lo, 1, OC, x, IC, hi - lo, IC, n1 - n0, h == 0, false, nullptr, bs ? bs + lo : nullptr);
     }
   }
-  if (halves == 1) return;
+}
+
+// weight_grad's second half added (after a barrier: every thread's products are done)
+static void weight_grad_merge(float* dweight, const float* part, int N, int IC, int OC) {
+  if (token_halves(N) == 1) return;
 #pragma omp barrier
   int lo, hi;
   thread_range(OC * IC, lo, hi);
   for (int i = lo; i < hi; i++) dweight[i] += part[i];
+}
+
+// The tokens' worth of products thread t of nt takes in weight_grad (for the balance of matmul_backward).
+static float weight_grad_tokens(int N, int t, int nt) {
+  if (token_halves(N) == 1 || nt == 1) return (float)N / nt;
+  const int h = t % 2, team = (nt - h + 1) / 2, mid = N / 2 / 16 * 16;
+  return (float)(h ? N - mid : mid) / team;
 }
 
 template <typename F>
@@ -364,15 +383,35 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
       bsum_buf.assign((size_t)token_halves(N) * OC, 0.f);
       bsum = bsum_buf.data();
     }
+    // Each thread's weight-gradient share is fixed (weight_grad), so the balance moves rows of dinp:
+    // thread t's total (its dinp rows + its weight-gradient tokens, both costing IC x OC per row) is
+    // its weight's part of the whole.
+    static Balance balance;
+    BalancedRegion region(balance);
 #pragma omp parallel
     {
-      int lo, hi;
+      const BalanceClock clock;
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const float* w = region.weights();
+      int lo = 0, hi = 0;
       if (dinp) {  // dinp = dout @ weight: rows of dinp per thread
-        thread_range(N, lo, hi);
+        if (w) {
+          float amount[Balance::kMax];
+          double wsum = 0;
+          for (int u = 0; u < nt; u++) wsum += w[u];
+          const double total = (double)N * (dweight ? 2 : 1);
+          for (int u = 0; u < nt; u++)
+            amount[u] = (float)std::max(0.0, w[u] / wsum * total - (dweight ? weight_grad_tokens(N, u, nt) : 0.f));
+          weighted_range(amount, nt, N, 16, t, lo, hi);
+        } else {
+          thread_range(N, lo, hi);
+        }
         if (lo < hi)
           gemm(prec, dinp + (size_t)lo * IC, IC, dout + (size_t)lo * OC, OC, 1, weight, IC, hi - lo, IC, OC, accumulate);
       }
       if (dweight) weight_grad(prec, dweight, dout, inp, N, IC, OC, part, bsum);
+      region.done((float)(hi - lo) + (dweight ? weight_grad_tokens(N, t, nt) : 0.f), clock.seconds());
+      if (dweight) weight_grad_merge(dweight, part, N, IC, OC);
       thread_range(OC, lo, hi);
       if (bsum) {
 #pragma omp barrier

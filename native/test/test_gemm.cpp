@@ -10,6 +10,7 @@
 #include "check.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
+#include "cpu/parallel.h"
 #include "engine/info.h"
 
 using namespace electra;
@@ -140,17 +141,21 @@ TEST(weight_gradient_in_two_halves_is_exact_and_thread_invariant) {
       const bool bf = prec == Precision::Bf16;
       std::vector<float> x((size_t)sh.N * sh.IC), dy((size_t)sh.N * sh.OC), w0((size_t)sh.OC * sh.IC), b0(sh.OC);
       for (auto* v : {&x, &dy, &w0, &b0}) for (auto& e : *v) e = nd(g);
-      std::vector<std::vector<float>> dws, dbs;
-      for (int threads : {1, 2, 3}) {
-        set_num_threads(threads);
-        std::vector<float> dw = w0, db = b0;
-        matmul_backward((float*)nullptr, dw.data(), db.data(), dy.data(), x.data(), (const float*)nullptr, sh.N, sh.IC,
-                        sh.OC, false, prec);
-        dws.push_back(dw), dbs.push_back(db);
+      std::vector<std::vector<float>> dws, dbs, dxs;
+      std::vector<float> wt((size_t)sh.OC * sh.IC);
+      for (auto& e : wt) e = nd(g);
+      // 1, 2, 3 threads, and uneven splits of dinp's rows as the speed balance (cpu/parallel.h) makes
+      struct Run { int threads; float skew; };
+      for (const Run run : {Run{1, 0.f}, Run{2, 0.f}, Run{3, 0.f}, Run{2, 0.2f}, Run{2, 5.f}, Run{3, 3.f}}) {
+        set_num_threads(run.threads);
+        Balance::forced_skew() = run.skew;
+        std::vector<float> dw = w0, db = b0, dx((size_t)sh.N * sh.IC);
+        matmul_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), wt.data(), sh.N, sh.IC, sh.OC, false, prec);
+        dws.push_back(dw), dbs.push_back(db), dxs.push_back(dx);
       }
       set_num_threads(0);
-      CHECK(dws[0] == dws[1] && dws[0] == dws[2]);
-      CHECK(dbs[0] == dbs[1] && dbs[0] == dbs[2]);
+      Balance::forced_skew() = 0.f;
+      for (size_t i = 1; i < dws.size(); i++) CHECK(dws[0] == dws[i] && dbs[0] == dbs[i] && dxs[0] == dxs[i]);
       auto r = [&](float v) { return bf ? (double)bf16_round(v) : (double)v; };
       double worst_rel = 0;
       for (int o = 0; o < sh.OC; o++)
@@ -211,14 +216,69 @@ TEST(matmul_forward_gives_the_same_bits_split_by_rows_or_by_columns) {
       for (auto* v : {&x, &w, &b}) for (auto& e : *v) e = nd(g);
       if (prec == Precision::Bf16) gemm_bf16(want.data(), OC, x.data(), IC, 1, w.data(), IC, N, OC, IC, false, true, false, b.data());
       else gemm_f32(want.data(), OC, x.data(), IC, 1, w.data(), IC, N, OC, IC, false, true, b.data());
-      for (int threads : {1, 2, 3}) {
-        set_num_threads(threads);
-        std::vector<float> y(want.size());
-        matmul_forward(y.data(), x.data(), w.data(), b.data(), N, IC, OC, prec);
-        CHECK(y == want);
-      }
+      for (int threads : {1, 2, 3})
+        for (float skew : {0.f, 0.25f, 3.f}) {  // even, and uneven as the speed balance splits rows
+          set_num_threads(threads);
+          Balance::forced_skew() = skew;
+          std::vector<float> y(want.size());
+          matmul_forward(y.data(), x.data(), w.data(), b.data(), N, IC, OC, prec);
+          CHECK(y == want);
+        }
       set_num_threads(0);
+      Balance::forced_skew() = 0.f;
     }
+}
+
+TEST(weighted_shares_tile_the_range) {
+  // weighted_range: contiguous shares in thread order, tiling [0, n), inner cuts multiples of align,
+  // each share about its amount's part; zero amounts get empty shares
+  std::mt19937 g(9);
+  std::uniform_real_distribution<float> ud(0.f, 3.f);
+  for (int nt = 1; nt <= 5; nt++)
+    for (int n : {0, 5, 100, 4096})
+      for (int align : {1, 16})
+        for (int rep = 0; rep < 20; rep++) {
+          float amount[8];
+          for (int t = 0; t < nt; t++) amount[t] = rep % 4 == 1 && t == 0 ? 0.f : ud(g);
+          amount[nt - 1] += 0.1f;
+          double total = 0;
+          for (int t = 0; t < nt; t++) total += amount[t];
+          int next = 0;
+          for (int t = 0; t < nt; t++) {
+            int lo, hi;
+            weighted_range(amount, nt, n, align, t, lo, hi);
+            CHECK(lo == next && hi >= lo);
+            if (t < nt - 1) CHECK(hi % align == 0 || hi == n);
+            CHECK(std::fabs((hi - lo) - n * amount[t] / total) <= align * 1.01 + 1);
+            next = hi;
+          }
+          CHECK(next == n);
+        }
+}
+
+TEST(balance_learns_the_faster_thread) {
+  // Balance::update: thread 0 doing the same work in half the time ends up with the larger weight (by
+  // about the clamped speed ratio); equal speeds bring the weights back to 1; a forced skew overrides
+  // the learnt weights in snapshots only.
+  if (!Balance::enabled()) return;  // ELECTRA_BALANCE=0
+  set_num_threads(2);
+  Balance b;
+  const float work[2] = {100, 100};
+  const double slow1[2] = {0.001, 0.002}, even[2] = {0.001, 0.001};
+  for (int i = 0; i < 60; i++) b.update(work, slow1, 2);
+  Balance::Snapshot s;
+  b.snapshot(s);
+  CHECK(s.n == 2);
+  CHECK(s.w[0] / s.w[1] > 1.7 && s.w[0] / s.w[1] < 2.1);
+  CHECK(std::fabs(s.w[0] + s.w[1] - 2) < 1e-4);
+  Balance::forced_skew() = 0.5f;
+  b.snapshot(s);
+  CHECK(s.w[0] == 0.5f && s.w[1] == 1.f);
+  Balance::forced_skew() = 0.f;
+  for (int i = 0; i < 100; i++) b.update(work, even, 2);
+  b.snapshot(s);
+  CHECK(std::fabs(s.w[0] - 1) < 0.01 && std::fabs(s.w[1] - 1) < 0.01);
+  set_num_threads(0);
 }
 
 TEST(bf16_rounding_is_to_nearest_even) {
