@@ -50,7 +50,8 @@ double crossentropy_forward_backward(F* dlogits, const F* logits, const int32_t*
 #pragma omp parallel
     {
       std::vector<float> tmp(dlogits ? 0 : V);
-#pragma omp for schedule(static)
+      // rows are independent: handed out in small chunks, so that a thread on a slower core takes fewer
+#pragma omp for schedule(dynamic, 8)
       for (int r = 0; r < R; r++) {
         const double wr = w ? (double)w[r] : 1.0;
         float* dx = dlogits ? dlogits + (int64_t)r * V : nullptr;
@@ -186,7 +187,7 @@ ELECTRA_MULTIVERSION static int argmax_row_f32(const float* x, int V) {
 template <typename F>
 void argmax_rows(int32_t* out, const F* logits, int R, int V) {
   ProfileScope prof("argmax");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 8)
   for (int r = 0; r < R; r++) {
     const F* x = logits + (int64_t)r * V;
     if constexpr (std::is_same_v<F, float>) out[r] = argmax_row_f32(x, V);
@@ -200,7 +201,7 @@ void gumbel_sample(int32_t* out, const F* logits, int R, int V, float temperatur
   ProfileScope prof("gumbel_sample");
   if constexpr (std::is_same_v<F, float>) {
     const float inv_t = 1.0f / temperature;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 8)  // independent rows, in small chunks (as crossentropy)
     for (int r = 0; r < R; r++)
       out[r] = gumbel_row_f32(logits + (int64_t)r * V, V, inv_t, u ? u + (int64_t)r * V : nullptr, seed, stream,
                               (uint64_t)r * V);
