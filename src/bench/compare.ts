@@ -154,7 +154,7 @@ export function formatCompareTable(
   if (note.cpuBusy?.length) {
     const busy = note.cpuBusy.map((b) => `${Math.round(100 * b)}%`).join(", ");
     head.push(
-      `Other CPU use, 1 s samples before our workloads, before the reference, after it: ${busy} of ${note.cores ?? "?"} cores` +
+      `Other CPU use, 1 s samples before the round's workloads and after them: ${busy} of ${note.cores ?? "?"} cores` +
         (Math.max(...note.cpuBusy) > 0.1 ? ": other work was running, these numbers are disturbed." : "."),
     );
   }

@@ -3,14 +3,15 @@
 // JSON lines and a plain-text table, after all other lines.
 //   npm run bench -- [--only tokenizer,pretrain_step,pretrain_loop,finetune_step,inference,sst2_finetune,sst2_eval] [--steps N]
 //                    [--threads N] [--precision fp32,bf16] [--no-reference] [--rounds R]
-// --rounds R repeats our workloads and the reference R times, alternating, and ends with each
-// same-dtype ratio per round, its median and range (this machine's noise, measured).
+// Each workload and precision of ours is followed at once by the reference's (the GLUE workloads' at the
+// end of the round). --rounds R repeats the whole R times and ends with each same-dtype ratio per round,
+// its median and range (this machine's noise, measured).
 import { spawnSync } from "node:child_process";
 import { availableParallelism, cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { compareLines, formatCompareTable, formatKernelTable, formatRoundsTable, peakPerCore, roundsRows, type CompareLine, type MeasuredLine } from "./compare.js";
-import { findTorch, REFERENCE_WORKLOADS, runReference } from "./reference.js";
+import { findTorch, REFERENCE_WORKLOADS, runReference, type ReferenceLine } from "./reference.js";
 import { benchTokenizer } from "./tokenizer.js";
 import { runWorkload } from "./workloads.js";
 import { GLUE_WORKLOADS, sst2Shapes, writeShapes } from "./glue.js";
@@ -75,10 +76,23 @@ async function main(): Promise<number> {
   const torch = refWorkloads.length && !process.argv.includes("--no-reference") ? findTorch() : undefined;
   const perRound: CompareLine[][] = [];
   const scalingRounds = new Map<string, number[]>(); // precision -> 2-thread / 1-thread tokens/s per round
+  const torchOk = torch && !("skip" in torch) ? torch : undefined;
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) process.stdout.write(`\n=== round ${round} of ${rounds} ===\n`);
     const busyStart = refWorkloads.length ? await cpuBusy() : 0; // other work running?
     const ours: MeasuredLine[] = [];
+    const refLines: ReferenceLine[] = [];
+    let peakDone = false;
+    // The reference on the same workloads, right after ours (this machine's speed drifts over minutes:
+    // pairs run back to back see the same machine); PyTorch at 1 thread and at as many as ours ran with.
+    const reference = async (workloads: string[], dtypes?: string[]) => {
+      if (!torchOk || !workloads.length) return;
+      const ourThreads = ours.find((l) => refWorkloads.includes(l.bench))?.threads ?? (threads || availableParallelism());
+      const ref = await runReference({ python: torchOk.python, workloads, steps, threads: ourThreads, shapes: shapesFile, dtypes, peak: !peakDone });
+      peakDone = true;
+      refLines.push(...ref.lines);
+      if (!ref.ok) failed++;
+    };
     let gemmLines: GemmLine[] = [];
     for (const w of only) {
       if (w === "tokenizer") {
@@ -91,12 +105,16 @@ async function main(): Promise<number> {
       }
       if (GLUE_WORKLOADS.includes(w) && !shapesFile) continue;
       for (const p of precisions) {
-        if (!GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--precision", p], ours);
-        else spawnChild(w, ["--shapes", shapesFile!, "--precision", p], ours); // dynamic padding
+        if (!GLUE_WORKLOADS.includes(w)) {
+          spawnChild(w, ["--precision", p], ours);
+          if (refWorkloads.includes(w)) await reference([w], [p]);
+        } else spawnChild(w, ["--shapes", shapesFile!, "--precision", p], ours); // dynamic padding
       }
       // every batch padded to 128, for the gain of dynamic padding
       if (GLUE_WORKLOADS.includes(w)) spawnChild(w, ["--shapes", shapesFile!, "--pad-to", "128", "--precision", precisions[0]], ours);
     }
+    // the GLUE workloads' reference after all of ours (its batches go in one call)
+    await reference(refWorkloads.filter((w) => GLUE_WORKLOADS.includes(w) && shapesFile));
 
     // thread scaling of the pre-training step: all threads (above) against one
     const scaling: string[] = [];
@@ -121,21 +139,16 @@ async function main(): Promise<number> {
       if (round === 1) process.stdout.write("PyTorch reference skipped: --no-reference\n");
       continue;
     }
-    const busyBefore = await cpuBusy();
     if ("skip" in torch) {
       if (round === 1) process.stdout.write(`PyTorch reference skipped: ${torch.skip}\n`);
       continue;
     }
-    // PyTorch at 1 thread and at as many threads as ours ran with
-    const ourThreads = ours.find((l) => refWorkloads.includes(l.bench))?.threads ?? (threads || availableParallelism());
-    const ref = await runReference({ python: torch.python, workloads: refWorkloads.filter((w) => shapesFile || !GLUE_WORKLOADS.includes(w)), steps, threads: ourThreads, shapes: shapesFile });
-    if (!ref.ok) failed++;
     const reg = registerPeak();
     for (const l of reg) process.stdout.write(JSON.stringify(l) + "\n");
-    const peak = peakPerCore(ref.lines, reg);
-    const cmp = compareLines(ours, ref.lines, peak);
+    const peak = peakPerCore(refLines, reg);
+    const cmp = compareLines(ours, refLines, peak);
     for (const l of cmp) process.stdout.write(JSON.stringify(l) + "\n");
-    process.stdout.write("\n" + formatCompareTable(cmp, peak, { torch: torch.torch, batch: BATCH, seq: SEQ, cpuBusy: [busyStart, busyBefore, await cpuBusy()], cores: availableParallelism() }) + "\n");
+    process.stdout.write("\n" + formatCompareTable(cmp, peak, { torch: torch.torch, batch: BATCH, seq: SEQ, cpuBusy: [busyStart, await cpuBusy()], cores: availableParallelism() }) + "\n");
     perRound.push(cmp);
   }
   if (rounds > 1 && perRound.length) {

@@ -42,8 +42,8 @@ export function findTorch(python = process.env.ELECTRA_BENCH_PYTHON || DEFAULT_P
 }
 
 /**
- * Runs the reference for `workloads` (those it knows), fp32 and bf16, at 1 thread and at `threads`
- * threads, with `steps` timed steps each; every JSON line goes to `print` as it comes.
+ * Runs the reference for `workloads` (those it knows), fp32 and bf16 (or `dtypes`), at 1 thread and at
+ * `threads` threads, with `steps` timed steps each; every JSON line goes to `print` as it comes.
  */
 export async function runReference(opts: {
   python: string;
@@ -52,12 +52,20 @@ export async function runReference(opts: {
   threads: number;
   /** the GLUE workloads' batch shapes (glue.ts); without it they are not run */
   shapes?: string;
+  /** the precisions to measure (default fp32 and bf16) */
+  dtypes?: string[];
+  /** run the GEMM peak probe first (default true) */
+  peak?: boolean;
   print?: (line: string) => void;
 }): Promise<{ lines: ReferenceLine[]; ok: boolean }> {
   const print = opts.print ?? ((l: string) => process.stdout.write(l + "\n"));
   const workloads = opts.workloads.filter((w) => REFERENCE_WORKLOADS.includes(w) && (opts.shapes || !w.startsWith("sst2_")));
   const threads = [...new Set([1, Math.max(1, opts.threads)])].join(",");
-  const child = spawn(opts.python, [REFERENCE_SCRIPT, "--only", workloads.join(","), "--threads", threads, "--steps", String(opts.steps), ...(opts.shapes ? ["--shapes", opts.shapes] : [])], {
+  const args = [REFERENCE_SCRIPT, "--only", workloads.join(","), "--threads", threads, "--steps", String(opts.steps)];
+  if (opts.shapes) args.push("--shapes", opts.shapes);
+  if (opts.dtypes) args.push("--dtypes", opts.dtypes.join(","));
+  if (opts.peak === false) args.push("--no-peak");
+  const child = spawn(opts.python, args, {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const closed = new Promise<number>((res) => {
