@@ -236,7 +236,7 @@ export function roundsRows(rounds: CompareLine[][]): RoundsRow[] {
 export function formatRoundsTable(rows: RoundsRow[], extra: { what: string; values: number[] }[] = []): string {
   const n = Math.max(0, ...rows.map((r) => r.ratios.length), ...extra.map((e) => e.values.length));
   const head = [
-    `Rounds: ${n} (each: our workloads, then the PyTorch reference, as above). Ratios are ours / PyTorch's best setting of the same dtype in the same round (peak RSS: ours / PyTorch's, lower is better); the median of the rounds, and their range as a measure of this machine's noise.`,
+    `Rounds: ${n} (each: every workload of ours followed by the PyTorch reference's, as above). Ratios are ours / PyTorch's best setting of the same dtype in the same round (peak RSS: ours / PyTorch's, lower is better); the median of the rounds, and their range as a measure of this machine's noise.`,
   ];
   const cols = ["workload", "measure", "ours (median)", "PyTorch (median)", "ratio per round", "median", "min-max"];
   const f = (x: number, d = 0) => x.toFixed(d);
