@@ -373,10 +373,10 @@ BF16_TARGET static void head_forward_bf16(float* out, int ldo, uint16_t* out16, 
 }
 #endif
 
-// fn(scratch, b, h, nb, nh) for every (batch, head) pair, split statically over the threads, each with
-// its own scratch S (kept between calls); (nb, nh) is the next pair in order (usually the same
-// thread's next task, whose operands fn may prefetch), nb == B after the last.
-// The threads' shares are contiguous runs of pairs, sized by the threads' measured speeds (Balance).
+// fn(scratch, b, h, nb, nh) for every (batch, head) pair, each thread taking a contiguous run of pairs
+// sized by its measured speed (Balance), with its own scratch S (kept between calls); (nb, nh) is the
+// next pair in order (usually the same thread's next task, whose operands fn may prefetch), nb == B
+// after the last.
 template <typename S, typename Fn>
 static void for_each_head(int B, int NH, int T, int HS, Fn fn) {
   static Balance balance;  // per instantiation: the forward and backward passes learn apart

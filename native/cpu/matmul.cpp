@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "cpu/gemm.h"
-#include "cpu/gemm_bf16_tile.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
 #include "engine/profile.h"
@@ -237,55 +236,9 @@ void matmul_gelu_forward(F* pre, F* post, const F* inp, const F* weight, const F
   gelu_forward(post, pre, (int64_t)N * OC);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-// round_rows_to_bf16 of rows x cols (a multiple of 16) of x into p16, then widen_rows_from_bf16 of
-// them into t (cols per row): the same bits, in registers, inlined into the epilogue below.
-BF16_TARGET static inline void round_widen_rows16(uint16_t* p16, int ld16, float* t, const float* x, int ldx, int rows,
-                                                  int cols) {
-  for (int r = 0; r < rows; r++)
-    for (int c = 0; c < cols; c += 16) {
-      const __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + (long)r * ldx + c));
-      _mm256_storeu_si256((__m256i*)(p16 + (long)r * ld16 + c), h);
-      _mm512_storeu_ps(t + (long)r * cols + c, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
-    }
-}
-// round_rows_to_bf16 of rows x cols (a multiple of 16), in registers
-BF16_TARGET static inline void round_rows16(uint16_t* d, int ldd, const float* x, int ldx, int rows, int cols) {
-  for (int r = 0; r < rows; r++)
-    for (int c = 0; c < cols; c += 16)
-      _mm256_storeu_si256((__m256i*)(d + (long)r * ldd + c), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + (long)r * ldx + c)));
-}
-// gelu_bf16_epilogue where cols is a multiple of 16 on AVX512-BF16: the roundings inline, and GELU in
-// one call over the block when its rows are contiguous (a register tile's scratch, or the rounded
-// copy), rather than a few calls per row of 32 (GELU's vector loop gives the same bits either way).
-// About a third of the fused product's time went to those calls.
-BF16_TARGET static void gelu_bf16_epilogue_avx512(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows,
-                                                  int cols) {
-  alignas(64) float t[8 * 256];
-  alignas(64) uint16_t t16[8 * 256];
-  for (int r0 = 0; r0 < rows; r0 += 8)
-    for (int c0 = 0; c0 < cols; c0 += 256) {
-      const int nr = std::min(8, rows - r0), nc = std::min(256, cols - c0);
-      const float* x = c + (int64_t)r0 * ldc + c0;
-      int ldx = ldc;
-      if (e.pre_bf16) {
-        uint16_t* p16 = e.pre16 ? e.pre16 + (int64_t)(i + r0) * e.ld + j + c0 : t16;
-        round_widen_rows16(p16, e.pre16 ? e.ld : nc, t, x, ldx, nr, nc);
-        x = t, ldx = nc;
-      }
-      if (ldx == nc) gelu_rows(t, nr * nc, x, nr * nc, 1, nr * nc);
-      else gelu_rows(t, nc, x, ldx, nr, nc);
-      round_rows16(e.out16 + (int64_t)(i + r0) * e.ld + j + c0, e.ld, t, nc, nr, nc);
-    }
-}
-#endif
-
 // The epilogue of the fused forward product with a bf16 output: e.out16 = bf16(gelu(C)); with
 // e.pre_bf16, GELU of bf16(C), which also goes to e.pre16 where non-null.
 static void gelu_bf16_epilogue(const GemmEpilogue& e, float* c, int ldc, int i, int j, int rows, int cols) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (cols % 16 == 0 && gemm_bf16_native()) return gelu_bf16_epilogue_avx512(e, c, ldc, i, j, rows, cols);
-#endif
   alignas(64) float t[8 * 256];  // a register tile at a time (8 x 32), or blocks of the whole C elsewhere
   for (int r0 = 0; r0 < rows; r0 += 8)
     for (int c0 = 0; c0 < cols; c0 += 256) {
